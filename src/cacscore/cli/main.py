@@ -1,0 +1,77 @@
+"""The ``cacscore`` command: discovers subcommands, sets up logging, turns user errors into one line.
+
+Every module in :mod:`cacscore.cli` (other than this one) that defines ``COMMAND`` (its name), ``HELP`` (one
+line), ``add_arguments(parser)`` and ``run(args) -> int`` is a subcommand. Modules are imported only when
+their command runs, except for reading those three names, so ``cacscore --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+import cacscore
+from cacscore.errors import CacscoreError
+
+EXIT_USER_ERROR = 2
+
+
+def _command_modules() -> list[str]:
+    package = importlib.import_module("cacscore.cli")
+    names = (m.name for m in pkgutil.iter_modules(package.__path__))
+    return sorted(n for n in names if n != "main" and not n.startswith("_"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every discovered subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="cacscore",
+        description="Coronary artery calcium detection and scoring on cardiac CT.",
+    )
+    parser.add_argument("--version", action="version", version=f"cacscore {cacscore.__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors; no progress bars")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _command_modules():
+        module = importlib.import_module(f"cacscore.cli.{name}")
+        if not hasattr(module, "run"):
+            continue
+        p = sub.add_parser(module.COMMAND, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def _configure_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root = logging.getLogger("cacscore")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cacscore`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return EXIT_USER_ERROR
+    _configure_logging(args.verbose, args.quiet)
+    try:
+        return int(args._run(args) or 0)
+    except CacscoreError as exc:
+        print(f"cacscore {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"cacscore {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

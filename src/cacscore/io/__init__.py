@@ -1,0 +1,1 @@
+"""Reading CT volumes and writing label volumes, keeping geometry exact."""
