@@ -143,3 +143,29 @@ def test_grid_mismatch_is_a_user_error_and_writes_nothing(tmp_path, ct_series_wr
     with pytest.raises(CacscoreError):
         write_dicom_seg(_labels(), shifted, tmp_path / "seg.dcm")
     assert not list(tmp_path.glob("*seg*"))
+
+
+def test_seg_of_a_volume_read_by_the_reader(tmp_path, ct_series_writer):
+    """End to end with cacscore's own reader and writer: read_volume, then the SEG matches its slices."""
+    import highdicom as hd
+
+    from cacscore.io import read_volume, write_dicom_series
+    from cacscore.io.dicom_read import series_files
+
+    volume, folder = _series(tmp_path, ct_series_writer)
+    read = read_volume(folder)
+    # the reader sorts along the normal (+z here), so its slice 0 is our slice 5
+    np.testing.assert_allclose(read.hu, volume.hu[::-1], atol=1.0)  # stored as int16
+    labels = _labels()[::-1].copy()
+    out = write_dicom_seg(labels, read, tmp_path / "seg.dcm")
+    files = series_files(folder, read.info.series_uid)
+    uids = [pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID for f in files]
+    seg = hd.seg.segread(out)
+    pixels = seg.get_pixels_by_source_instance(source_sop_instance_uids=uids, segment_numbers=[1, 2, 3])
+    for i, artery in enumerate([Artery.LAD, Artery.RCA, Artery.LM]):
+        np.testing.assert_array_equal(pixels[..., i], labels == artery)
+    # and a series written by cacscore's DICOM writer
+    written = tmp_path / "written"
+    write_dicom_series(read, written, patient_name="Doe^John", patient_id="X1")
+    again = read_volume(written)
+    assert write_dicom_seg(labels, again, tmp_path / "seg2.dcm").is_file()

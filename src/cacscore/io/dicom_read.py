@@ -359,3 +359,21 @@ def _slice_hu(path: Path) -> np.ndarray:
     if intercept != 0.0:
         hu += np.float32(intercept)
     return hu
+
+
+def series_files(source: str | os.PathLike[str], series_uid: str | None = None) -> list[Path]:
+    """The files of the series :func:`read_dicom_series` reads from ``source``, in its slice order.
+
+    For derived objects that must follow the volume's slices (the DICOM SEG of :mod:`cacscore.io.seg`): the
+    same recursive search, series choice and sort along the slice normal as :func:`read_dicom_series`.
+    """
+    folder = Path(source)
+    if not folder.is_dir():
+        raise CacscoreError(f"{folder} is not a DICOM folder")
+    headers, _ = _read_headers(sorted(f for f in folder.rglob("*") if f.is_file()), strict=False)
+    if not headers:
+        raise CacscoreError(f"no DICOM image found in {folder}")
+    headers, _ = _choose_series(headers, series_uid)
+    _, _, normal = _orientation(headers)
+    distance = [float(np.dot([float(v) for v in h.ds.ImagePositionPatient], normal)) for h in headers]
+    return [headers[i].path for i in np.argsort(distance, kind="stable")]

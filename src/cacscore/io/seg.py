@@ -80,8 +80,9 @@ def write_dicom_seg(
         volume: the CT volume read from a DICOM series (its ``info.source`` is the folder read and its
             ``info.series_uid`` the series chosen there).
         path: the .dcm file to write (atomically).
-        source_files: the source series' files; by default every file of ``info.series_uid`` under
-            ``info.source``.
+        source_files: the source series' files; by default those of ``info.series_uid`` under
+            ``info.source``, found and sorted by :func:`cacscore.io.dicom_read.series_files` (the reader's
+            own series discovery).
         series_description, series_number: of the new SEG series.
 
     Returns:
@@ -172,13 +173,15 @@ def _source_datasets(volume: Volume, source_files: Sequence[str | os.PathLike[st
     from pydicom.errors import InvalidDicomError
 
     if source_files is None:
+        from cacscore.io.dicom_read import series_files
+
         source = volume.info.source
         if not source or not Path(source).is_dir():
             raise CacscoreError(
                 "a DICOM SEG needs the DICOM series the volume was read from; "
                 "read the scan from its DICOM folder (or pass the source files)"
             )
-        source_files = [f for f in sorted(Path(source).rglob("*")) if f.is_file()]
+        source_files = series_files(source, volume.info.series_uid)
     datasets = []
     for file in source_files:
         try:
