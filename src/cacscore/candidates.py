@@ -1,0 +1,472 @@
+"""Calcium candidates: connected groups of voxels at or above the calcium threshold inside the heart ROI.
+
+A candidate is what the classifier labels as a whole (not coronary, LAD, LCX or RCA). Choices:
+
+- Threshold: ``HU >= threshold_hu`` (130 HU at 120 kVp, Agatston et al. 1990; other kVp from
+  :data:`cacscore.constants.KVP_THRESHOLDS_HU`); the pipeline passes the scoring settings' threshold so that
+  candidates and scores use one value.
+- Connectivity: 3-D, default 26 (faces, edges and corners: ``connectivity=3`` in SciPy's terms). A candidate
+  is then a superset of every in-plane 8-connected fragment the clinical Agatston convention scores, so no
+  scored fragment is ever split between two candidates with different labels. 6 (faces only, the orCaScore
+  lesion definition) and 18 are available.
+- Minimum size: a candidate is kept when at least one of its slices holds ``>= min_area_mm2`` of its voxels.
+  Agatston scores a fragment only when its in-plane area reaches the minimum area, and a slice's fragments
+  are at most the candidate's voxels on that slice, so this never drops a candidate that Agatston would count
+  (it may keep a few that it would not; the classifier and the scorer handle those). ``min_area_mm2=0``
+  keeps every voxel.
+
+All arrays are (z, y, x). Pure NumPy/SciPy: no torch, so the ONNX inference path can use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from cacscore.constants import THRESHOLD_HU_120KVP
+from cacscore.errors import CacscoreError
+from cacscore.log import get_logger
+from cacscore.volume import Volume
+
+log = get_logger(__name__)
+
+#: 3-D connectivity (neighbours per voxel) -> SciPy ``generate_binary_structure`` rank-3 connectivity.
+CONNECTIVITY_3D: dict[int, int] = {6: 1, 18: 2, 26: 3}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One connected group of calcium-threshold voxels.
+
+    Attributes:
+        index: its value in :attr:`CandidateSet.label_map` (1-based).
+        n_voxels: voxel count.
+        volume_mm3: voxel count times voxel volume (mm^3).
+        peak_hu: highest HU in the group.
+        mean_hu: mean HU of the group.
+        centroid_zyx: centre of mass of the group's voxels (voxel index units, float).
+        peak_zyx: index of the voxel with the highest HU.
+        max_area_mm2: largest in-plane area the group has on one slice (mm^2).
+        n_slices: number of slices the group spans.
+        bbox_zyx: (z0, y0, x0, z1, y1, x1), half-open voxel bounds.
+    """
+
+    index: int
+    n_voxels: int
+    volume_mm3: float
+    peak_hu: float
+    mean_hu: float
+    centroid_zyx: tuple[float, float, float]
+    peak_zyx: tuple[int, int, int]
+    max_area_mm2: float
+    n_slices: int
+    bbox_zyx: tuple[int, int, int, int, int, int]
+
+    def to_dict(self) -> dict:
+        """JSON-able dict of the fields."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, eq=False)
+class CandidateSet:
+    """The candidates of one volume and the map of which voxel belongs to which.
+
+    Attributes:
+        label_map: int32 array (z, y, x); 0 outside every candidate, ``c.index`` inside candidate ``c``.
+        candidates: the kept candidates, ordered by index (1..len).
+        threshold_hu: the threshold used.
+        connectivity: the 3-D connectivity used (6, 18 or 26).
+    """
+
+    label_map: np.ndarray
+    candidates: tuple[Candidate, ...]
+    threshold_hu: float
+    connectivity: int
+
+    def __len__(self) -> int:
+        return len(self.candidates)
+
+    def paint(self, classes: np.ndarray, dtype: type = np.uint8) -> np.ndarray:
+        """A label volume where every candidate's voxels carry ``classes[i]`` (``i`` = position in the set).
+
+        ``classes`` holds one integer per candidate (e.g. :class:`~cacscore.labels.Artery` codes, 0 for
+        "not coronary").
+        """
+        classes = np.asarray(classes)
+        if classes.shape != (len(self.candidates),):
+            raise ValueError(f"need one class per candidate ({len(self.candidates)}), got {classes.shape}")
+        lut = np.zeros(len(self.candidates) + 1, dtype=dtype)
+        lut[1:] = classes
+        return lut[self.label_map]
+
+
+def find_candidates(
+    volume: Volume,
+    roi_mask: np.ndarray | None,
+    *,
+    threshold_hu: float = THRESHOLD_HU_120KVP,
+    connectivity: int = 26,
+    min_area_mm2: float = 1.0,
+) -> CandidateSet:
+    """Connected groups of voxels with ``HU >= threshold_hu`` inside ``roi_mask``.
+
+    Args:
+        volume: the CT volume (HU).
+        roi_mask: boolean (z, y, x) heart region on the volume's grid; ``None`` means the whole volume.
+        threshold_hu: calcium threshold (HU, inclusive).
+        connectivity: 3-D neighbourhood, 6, 18 or 26.
+        min_area_mm2: keep a group only when one of its slices holds at least this area (mm^2) of it.
+
+    Returns:
+        The kept candidates, renumbered 1..N in order of their first voxel (z, y, x raster order).
+    """
+    if connectivity not in CONNECTIVITY_3D:
+        raise CacscoreError(f"connectivity must be one of {sorted(CONNECTIVITY_3D)}, not {connectivity}")
+    hu = volume.hu
+    mask = hu >= threshold_hu
+    if roi_mask is not None:
+        roi_mask = np.asarray(roi_mask)
+        if roi_mask.shape != hu.shape:
+            raise CacscoreError(
+                f"the heart mask has shape {roi_mask.shape} but the scan has {hu.shape} (z, y, x); "
+                "give a mask drawn on this scan's grid"
+            )
+        mask &= roi_mask.astype(bool, copy=False)
+    structure = ndimage.generate_binary_structure(3, CONNECTIVITY_3D[connectivity])
+    raw, n_raw = ndimage.label(mask, structure=structure)
+    if n_raw == 0:
+        return CandidateSet(np.zeros(hu.shape, np.int32), (), float(threshold_hu), connectivity)
+
+    nz = hu.shape[0]
+    where = np.flatnonzero(raw)
+    ids = raw.ravel()[where]
+    z_of = where // (hu.shape[1] * hu.shape[2])
+    # voxels of each component on each slice -> largest in-plane area
+    per_slice = np.bincount(ids.astype(np.int64) * nz + z_of, minlength=(n_raw + 1) * nz)
+    per_slice = per_slice.reshape(n_raw + 1, nz)
+    max_area = per_slice.max(axis=1) * volume.pixel_area_mm2
+    keep = max_area >= min_area_mm2
+    keep[0] = False
+    kept_ids = np.flatnonzero(keep)
+    log.debug("%d components >= %g HU, %d kept with >= %g mm2 on a slice",
+              n_raw, threshold_hu, kept_ids.size, min_area_mm2)
+
+    renumber = np.zeros(n_raw + 1, dtype=np.int32)
+    renumber[kept_ids] = np.arange(1, kept_ids.size + 1, dtype=np.int32)
+    label_map = renumber[raw]
+    if kept_ids.size == 0:
+        return CandidateSet(label_map, (), float(threshold_hu), connectivity)
+
+    new_ids = renumber[ids]
+    sel = new_ids > 0
+    where, new_ids, z_of = where[sel], new_ids[sel], z_of[sel]
+    values = hu.ravel()[where].astype(np.float64)
+    zz, yy, xx = np.unravel_index(where, hu.shape)
+    n = kept_ids.size + 1
+    counts = np.bincount(new_ids, minlength=n)
+    sums = np.bincount(new_ids, weights=values, minlength=n)
+    cz = np.bincount(new_ids, weights=zz, minlength=n) / np.maximum(counts, 1)
+    cy = np.bincount(new_ids, weights=yy, minlength=n) / np.maximum(counts, 1)
+    cx = np.bincount(new_ids, weights=xx, minlength=n) / np.maximum(counts, 1)
+    peaks = ndimage.maximum_position(hu, label_map, index=np.arange(1, n))
+    objects = ndimage.find_objects(label_map)
+    slices_spanned = (per_slice[kept_ids] > 0).sum(axis=1)
+    voxel_mm3 = volume.voxel_volume_mm3
+    candidates = []
+    for i in range(1, n):
+        sl = objects[i - 1]
+        peak = tuple(int(v) for v in peaks[i - 1])
+        candidates.append(
+            Candidate(
+                index=i,
+                n_voxels=int(counts[i]),
+                volume_mm3=float(counts[i] * voxel_mm3),
+                peak_hu=float(hu[peak]),
+                mean_hu=float(sums[i] / counts[i]),
+                centroid_zyx=(float(cz[i]), float(cy[i]), float(cx[i])),
+                peak_zyx=peak,  # type: ignore[arg-type]
+                max_area_mm2=float(max_area[kept_ids[i - 1]]),
+                n_slices=int(slices_spanned[i - 1]),
+                bbox_zyx=(sl[0].start, sl[1].start, sl[2].start, sl[0].stop, sl[1].stop, sl[2].stop),
+            )
+        )
+    return CandidateSet(label_map, tuple(candidates), float(threshold_hu), connectivity)
+
+
+def reference_classes(candidates: CandidateSet, reference: np.ndarray) -> np.ndarray:
+    """Training label of each candidate: the majority reference label of its voxels (0 when none overlap).
+
+    Args:
+        candidates: the candidates of a volume.
+        reference: (z, y, x) reference label volume (orCaScore codes) on the same grid.
+
+    Returns:
+        int64 array with one label per candidate. A candidate whose voxels are mostly background but that
+        overlaps a reference lesion takes the lesion's label (majority among its labelled voxels), since the
+        reference outlines a lesion more tightly than the threshold does. Ties go to the lower code.
+    """
+    reference = np.asarray(reference)
+    if reference.shape != candidates.label_map.shape:
+        raise ValueError(f"reference shape {reference.shape} differs from {candidates.label_map.shape}")
+    n = len(candidates)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    ids = candidates.label_map.ravel()
+    ref = reference.ravel().astype(np.int64)
+    sel = (ids > 0) & (ref > 0)
+    n_codes = int(ref.max()) + 1 if ref.size else 1
+    table = np.bincount(ids[sel].astype(np.int64) * n_codes + ref[sel], minlength=(n + 1) * n_codes)
+    table = table.reshape(n + 1, n_codes)[1:]
+    out = table.argmax(axis=1)
+    out[table.sum(axis=1) == 0] = 0
+    return out.astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Classifier inputs: what the candidate network sees of each candidate
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CandidateInputSpec:
+    """How the classifier's inputs are sampled around a candidate (recorded in the model folder).
+
+    Two named float32 arrays per candidate (see docs/model.md for why):
+
+    ``patches`` (N, 7, size, size), all axial and resampled to fixed millimetre grids so that pixel size does
+    not change what the network sees:
+
+    - 0-2: local patch, the candidate's slice and its neighbours (-1, 0, +1 slices), ``local_mm_per_px``,
+      HU window ``local_window_hu``;
+    - 3: the candidate's own voxels on that local grid (1 inside, 0 outside);
+    - 4-5: context patch on the candidate's slice, ``context_mm_per_px`` (a field of view the size of the
+      heart), windows ``context_window_hu`` (body/lung/bone) and ``soft_window_hu`` (mediastinum);
+    - 6: the heart ROI on the context grid.
+
+    ``features`` (N, 12): position of the candidate in the heart ROI (bounding-box coordinates in [-1, 1] and
+    offset from the ROI centroid along L, P, S; distance to the ROI surface) and its own measures (volume,
+    peak and mean HU, largest area, extent in z).
+
+    Patches are oriented in patient space (LPS): images stored with flipped axes are sampled the same way.
+    """
+
+    size_px: int = 32
+    local_mm_per_px: float = 0.6
+    context_mm_per_px: float = 4.0
+    local_window_hu: tuple[float, float] = (-200.0, 1200.0)
+    context_window_hu: tuple[float, float] = (-1000.0, 1000.0)
+    soft_window_hu: tuple[float, float] = (-150.0, 350.0)
+
+    @property
+    def n_channels(self) -> int:
+        return 7
+
+    @property
+    def n_features(self) -> int:
+        return len(FEATURE_NAMES)
+
+    def input_shapes(self) -> dict[str, list[int | str]]:
+        """Named input shapes with a symbolic batch dimension (for config.json and ONNX export)."""
+        return {
+            "patches": ["N", self.n_channels, self.size_px, self.size_px],
+            "features": ["N", self.n_features],
+        }
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CandidateInputSpec:
+        known = cls.__dataclass_fields__
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
+        return cls(**fields)
+
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "roi_box_lr",
+    "roi_box_ap",
+    "roi_box_si",
+    "roi_offset_l_100mm",
+    "roi_offset_p_100mm",
+    "roi_offset_s_100mm",
+    "roi_depth_20mm",
+    "log_volume_mm3",
+    "peak_hu_1000",
+    "mean_hu_1000",
+    "log_max_area_mm2",
+    "z_extent_10mm",
+)
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Random changes applied while sampling training inputs (all drawn from the caller's Generator).
+
+    Attributes:
+        hu_shift_sd: SD (HU) of one shift added to every HU value of a sample (scanner calibration).
+        hu_scale_sd: SD of a multiplicative change of (HU + 1000) (beam hardening / kVp differences).
+        noise_sd_hu: largest SD (HU) of Gaussian noise added to the patches (drawn uniformly from 0..this).
+        rotate_deg: largest in-plane rotation (degrees) of the sampling grids.
+        scale: largest relative change of the sampling grids' mm per pixel.
+        jitter_mm: largest shift (mm) of the sampling centre in-plane.
+        roi_shift_mm: largest shift (mm) of the ROI-derived position features (imperfect heart masks).
+    """
+
+    hu_shift_sd: float = 15.0
+    hu_scale_sd: float = 0.03
+    noise_sd_hu: float = 25.0
+    rotate_deg: float = 12.0
+    scale: float = 0.1
+    jitter_mm: float = 1.0
+    roi_shift_mm: float = 5.0
+
+
+def _axis_signs(volume: Volume) -> np.ndarray:
+    """+1/-1 per index axis (z, y, x) so that stepping index * sign moves towards S, P, L respectively."""
+    d = volume.direction
+    # columns of direction are the x, y, z index axes in LPS; take the dominant patient axis component.
+    sx = np.sign(d[0, 0]) if abs(d[0, 0]) > 0.5 else 1.0
+    sy = np.sign(d[1, 1]) if abs(d[1, 1]) > 0.5 else 1.0
+    sz = np.sign(d[2, 2]) if abs(d[2, 2]) > 0.5 else 1.0
+    return np.array([sz, sy, sx], dtype=float)
+
+
+@dataclass(frozen=True, eq=False)
+class RoiGeometry:
+    """What the position features need of the heart ROI (computed once per volume)."""
+
+    lo_mm: np.ndarray  # (3,) z, y, x bounding box lower corner, mm in index-aligned space
+    hi_mm: np.ndarray
+    centroid_mm: np.ndarray
+    depth_mm: np.ndarray  # coarse distance-to-surface map (mm) inside the ROI
+    depth_step: tuple[int, int, int]
+    mask: np.ndarray  # the ROI mask itself (bool, z y x)
+
+
+def roi_geometry(volume: Volume, roi_mask: np.ndarray | None) -> RoiGeometry:
+    """Bounding box, centroid and a coarse inside-distance map (mm) of ``roi_mask``.
+
+    Without an ROI (or an empty one) the whole volume stands in for it.
+    """
+    shape = volume.shape
+    spacing = np.asarray(volume.spacing_zyx_mm)
+    mask = np.ones(shape, bool) if roi_mask is None else np.asarray(roi_mask, dtype=bool)
+    if not mask.any():
+        mask = np.ones(shape, bool)
+    idx = [np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != ax))) for ax in range(3)]
+    lo = np.array([i[0] for i in idx], float) * spacing
+    hi = np.array([i[-1] for i in idx], float) * spacing
+    # centroid from a subsampled mask (fast; accurate to a few mm)
+    step = (1, max(1, round(2.0 / spacing[1])), max(1, round(2.0 / spacing[2])))
+    coarse = mask[:: step[0], :: step[1], :: step[2]]
+    cidx = np.argwhere(coarse).mean(axis=0) * np.asarray(step)
+    centroid = cidx * spacing
+    depth = ndimage.distance_transform_edt(coarse, sampling=spacing * np.asarray(step)).astype(np.float32)
+    return RoiGeometry(lo, hi, centroid, depth, step, mask)
+
+
+def sample_candidate_inputs(
+    volume: Volume,
+    candidates: CandidateSet,
+    geometry: RoiGeometry,
+    spec: CandidateInputSpec = CandidateInputSpec(),
+    *,
+    rng: np.random.Generator | None = None,
+    augmentation: Augmentation | None = None,
+) -> dict[str, np.ndarray]:
+    """The classifier's named float32 inputs for every candidate: ``{"patches": ..., "features": ...}``.
+
+    With ``rng`` and ``augmentation`` the sampling is randomised for training (see :class:`Augmentation`);
+    without them it is deterministic.
+    """
+    n = len(candidates)
+    size = spec.size_px
+    patches = np.zeros((n, spec.n_channels, size, size), np.float32)
+    features = np.zeros((n, spec.n_features), np.float32)
+    if n == 0:
+        return {"patches": patches, "features": features}
+    aug = augmentation if (rng is not None and augmentation is not None) else None
+    hu = volume.hu
+    nz = hu.shape[0]
+    spacing = np.asarray(volume.spacing_zyx_mm)
+    signs = _axis_signs(volume)
+    half = (size - 1) / 2.0
+    grid = (np.arange(size, dtype=np.float64) - half)
+    gy, gx = np.meshgrid(grid, grid, indexing="ij")  # rows -> posterior, columns -> left (LPS)
+
+    for i, cand in enumerate(candidates.candidates):
+        cz, cy, cx = cand.centroid_zyx
+        z0 = round(cz)
+        # the candidate's slice nearest its centroid that holds some of it
+        z0 = min(max(z0, cand.bbox_zyx[0]), cand.bbox_zyx[3] - 1)
+        angle, scale, shift_y, shift_x = 0.0, 1.0, 0.0, 0.0
+        hu_shift, hu_scale, noise_sd = 0.0, 1.0, 0.0
+        if aug is not None:
+            angle = np.deg2rad(rng.uniform(-aug.rotate_deg, aug.rotate_deg))
+            scale = 1.0 + rng.uniform(-aug.scale, aug.scale)
+            shift_y, shift_x = rng.uniform(-aug.jitter_mm, aug.jitter_mm, size=2)
+            hu_shift = rng.normal(0.0, aug.hu_shift_sd)
+            hu_scale = 1.0 + rng.normal(0.0, aug.hu_scale_sd)
+            noise_sd = rng.uniform(0.0, aug.noise_sd_hu)
+        cos, sin = np.cos(angle), np.sin(angle)
+        ry = cos * gy - sin * gx
+        rx = sin * gy + cos * gx
+
+        def coords(mm_per_px: float, ry=ry, rx=rx, cy=cy, cx=cx, scale=scale, sy=shift_y, sx=shift_x):
+            step = mm_per_px * scale
+            yy = cy + signs[1] * (ry * step + sy) / spacing[1]
+            xx = cx + signs[2] * (rx * step + sx) / spacing[2]
+            return yy, xx
+
+        def hu_transform(values: np.ndarray, hs=hu_shift, sc=hu_scale) -> np.ndarray:
+            return (values + 1000.0) * sc - 1000.0 + hs
+
+        def window(values: np.ndarray, lo_hi: tuple[float, float]) -> np.ndarray:
+            lo, hi = lo_hi
+            return (np.clip(values, lo, hi) - lo) / (hi - lo) * 2.0 - 1.0
+
+        yy, xx = coords(spec.local_mm_per_px)
+        for c, dz in enumerate((-1, 0, 1)):
+            z = min(max(z0 + int(signs[0]) * dz, 0), nz - 1)
+            vals = ndimage.map_coordinates(hu[z], [yy, xx], order=1, mode="nearest")
+            vals = hu_transform(vals)
+            if noise_sd > 0:
+                vals = vals + rng.normal(0.0, noise_sd, vals.shape)
+            patches[i, c] = window(vals, spec.local_window_hu)
+        own = (candidates.label_map[z0] == cand.index).astype(np.float32)
+        patches[i, 3] = ndimage.map_coordinates(own, [yy, xx], order=0, mode="constant", cval=0.0)
+        yy, xx = coords(spec.context_mm_per_px)
+        vals = hu_transform(ndimage.map_coordinates(hu[z0], [yy, xx], order=1, mode="constant", cval=-1000.0))
+        patches[i, 4] = window(vals, spec.context_window_hu)
+        patches[i, 5] = window(vals, spec.soft_window_hu)
+        roi_slice = geometry.mask[z0].astype(np.float32)
+        patches[i, 6] = ndimage.map_coordinates(roi_slice, [yy, xx], order=1, mode="constant", cval=0.0)
+
+        pos_mm = np.array([cz, cy, cx]) * spacing
+        if aug is not None:
+            pos_mm = pos_mm + rng.uniform(-aug.roi_shift_mm, aug.roi_shift_mm, size=3)
+        extent = np.maximum(geometry.hi_mm - geometry.lo_mm, 1.0)
+        box = (pos_mm - geometry.lo_mm) / extent * 2.0 - 1.0
+        offset = (pos_mm - geometry.centroid_mm) / 100.0
+        # order the features L (x), P (y), S (z), each signed towards L, P, S
+        box_lps = np.array([box[2] * signs[2], box[1] * signs[1], box[0] * signs[0]])
+        off_lps = np.array([offset[2] * signs[2], offset[1] * signs[1], offset[0] * signs[0]])
+        di = np.clip(np.round(np.array([cz, cy, cx]) / np.asarray(geometry.depth_step)).astype(int), 0,
+                     np.asarray(geometry.depth_mm.shape) - 1)
+        depth = float(geometry.depth_mm[tuple(di)])
+        peak, mean = cand.peak_hu, cand.mean_hu
+        if aug is not None:
+            peak, mean = hu_transform(np.array(peak)), hu_transform(np.array(mean))
+        features[i] = (
+            *box_lps,
+            *off_lps,
+            depth / 20.0,
+            np.log1p(cand.volume_mm3) / 5.0,
+            float(peak) / 1000.0,
+            float(mean) / 1000.0,
+            np.log1p(cand.max_area_mm2) / 5.0,
+            cand.n_slices * spacing[0] / 10.0,
+        )
+    return {"patches": patches, "features": features}

@@ -1,0 +1,202 @@
+"""The per-case HTML report: one self-contained page (inline CSS, PNG slices as base64 data URIs).
+
+Rendered with Jinja2 from ``templates/report.html`` (autoescaped). It reads the result dict of
+:mod:`cacscore.pipeline` (the scoring JSON of issue 4 plus ``case_id``, ``model`` and per-lesion
+``probability``), so any result.json can be turned back into a report with its scan and labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from cacscore.labels import Artery
+from cacscore.reporting.figures import DISPLAY_PX, slice_figures
+from cacscore.volume import Volume
+
+#: Arteries in the per-artery table, in reporting order (LM only when the result keeps it separate).
+TABLE_ARTERIES: tuple[Artery, ...] = (Artery.LM, Artery.LAD, Artery.LCX, Artery.RCA)
+
+_ENV: Environment | None = None
+
+
+def _environment() -> Environment:
+    global _ENV
+    if _ENV is None:
+        _ENV = Environment(
+            loader=PackageLoader("cacscore.reporting", "templates"),
+            autoescape=select_autoescape(["html"]),
+            keep_trailing_newline=True,
+        )
+    return _ENV
+
+
+def _hex(colour: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*colour)
+
+
+def _number(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float | np.integer | np.floating):
+        return f"{float(value):.{digits}f}"
+    return str(value)
+
+
+def _per_artery(result: Mapping, key: str, artery: Artery) -> Any:
+    block = result.get(key)
+    if isinstance(block, Mapping):
+        return block.get(artery.name)
+    return None
+
+
+def category_text(value: Any) -> str:
+    """Display text of a risk category or CAC-DRS entry, whatever form the scoring JSON gives it."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, Mapping):
+        for key in ("label", "name", "text", "category", "grade"):
+            if key in value and value[key] is not None:
+                return str(value[key])
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    return str(value)
+
+
+def total_of(block: Any) -> Any:
+    """The ``total`` of a per-artery block (or the value itself when it is a number)."""
+    if isinstance(block, Mapping):
+        return block.get("total")
+    return block
+
+
+def _scan_rows(result: Mapping, include_settings: bool = False) -> list[tuple[str, str]]:
+    scan = result.get("scan") or {}
+    rows = []
+    names = {
+        "manufacturer": "Manufacturer",
+        "model": "Scanner model",
+        "kvp": "Tube voltage (kVp)",
+        "slice_thickness_mm": "Slice thickness (mm)",
+        "slice_increment_mm": "Slice increment (mm)",
+        "spacing_zyx_mm": "Voxel spacing z, y, x (mm)",
+        "pixel_spacing_mm": "Pixel spacing (mm)",
+        "shape_zyx": "Matrix z, y, x",
+        "kernel": "Reconstruction kernel",
+        "series_description": "Series",
+        "modality": "Modality",
+    }
+    for key, value in scan.items():
+        if key in ("warnings",) or value is None or isinstance(value, Mapping):
+            continue
+        label = names.get(key, key.replace("_", " "))
+        if isinstance(value, list | tuple):
+            text = " x ".join(_number(v, 3) if isinstance(v, float) else str(v) for v in value)
+        elif isinstance(value, float):
+            text = _number(value, 3)
+        else:
+            text = str(value)
+        rows.append((label, text))
+    return rows
+
+
+def render_report_html(
+    result: Mapping,
+    volume: Volume,
+    labels: np.ndarray,
+    *,
+    max_slices: int = 8,
+) -> str:
+    """The report page for one case as a string (self-contained HTML5).
+
+    Args:
+        result: the case's result dict (what result.json holds).
+        volume: the scan the result was computed on.
+        labels: (z, y, x) calcium label volume (Artery codes) on the scan's grid.
+        max_slices: most axial slices shown (the largest slice of each lesion, biggest lesions first).
+    """
+    labels = np.asarray(labels)
+    if labels.shape != volume.shape:
+        raise ValueError(f"labels of shape {labels.shape} do not match the volume's {volume.shape}")
+    lesions_in = list(result.get("lesions") or [])
+    keep_lm = any(str(les.get("artery")) == Artery.LM.name for les in lesions_in) or (
+        isinstance(result.get("agatston"), Mapping) and Artery.LM.name in result["agatston"]
+    )
+    arteries = []
+    for artery in TABLE_ARTERIES:
+        if artery is Artery.LM and not keep_lm:
+            continue
+        n = sum(1 for les in lesions_in if str(les.get("artery")) == artery.name)
+        arteries.append(
+            {
+                "name": artery.name if artery is not Artery.LAD or keep_lm else "LAD (incl. LM)",
+                "colour": _hex(artery.colour),
+                "agatston": _number(_per_artery(result, "agatston", artery)),
+                "volume_mm3": _number(_per_artery(result, "volume_mm3", artery)),
+                "mass_mg": _number(_per_artery(result, "mass_mg", artery)),
+                "lesions": n,
+            }
+        )
+    lesions = []
+    for les in lesions_in:
+        name = str(les.get("artery"))
+        colour = Artery[name].colour if name in Artery.__members__ else (128, 128, 128)
+        slices = les.get("slices")
+        if isinstance(slices, list | tuple) and slices and len(slices) <= 2:
+            slices_text = "-".join(str(s) for s in slices)
+        elif isinstance(slices, list | tuple) and slices:
+            slices_text = f"{slices[0]}-{slices[-1]}"
+        else:
+            slices_text = str(slices) if slices is not None else ""
+        lesions.append(
+            {
+                "id": les.get("id"),
+                "artery": name,
+                "colour": _hex(colour),
+                "agatston": _number(les.get("agatston")),
+                "volume_mm3": _number(les.get("volume_mm3")),
+                "peak_hu": _number(les.get("peak_hu"), 0),
+                "slices": slices_text,
+                "probability": _number(les.get("probability"), 2),
+            }
+        )
+    model = result.get("model") or {}
+    settings = result.get("settings") or {}
+    method_rows = [(k.replace("_", " "), str(v)) for k, v in settings.items() if not isinstance(v, Mapping)]
+    timings = result.get("timings_s") or {}
+    if timings:
+        method_rows.append(("time (s)", ", ".join(f"{k} {v:.2f}" for k, v in timings.items())))
+    if model:
+        method_rows.append(("model", str(model.get("id", ""))))
+    agatston = result.get("agatston")
+    note = None
+    if isinstance(agatston, Mapping) and "total_raw" in agatston and agatston.get("total_raw") is not None:
+        note = (f"Scores are normalised to 3 mm slices; the score at the scan's own increment is "
+                f"{_number(agatston['total_raw'])}.")
+    scan = result.get("scan") or {}
+    warnings = list(scan.get("warnings") or []) + list(result.get("warnings") or [])
+    software = result.get("software") or {}
+    context = {
+        "case_id": result.get("case_id", ""),
+        "software_version": software.get("version", "") if isinstance(software, Mapping) else str(software),
+        "model_id": model.get("id", "n/a") if isinstance(model, Mapping) else str(model),
+        "total_agatston": _number(total_of(agatston)),
+        "total_volume": _number(total_of(result.get("volume_mm3"))),
+        "total_mass": _number(total_of(result.get("mass_mg"))),
+        "risk_category": category_text(result.get("risk_category")),
+        "cac_drs": category_text(result.get("cac_drs")),
+        "n_lesions": len(lesions_in),
+        "arteries": arteries,
+        "lesions": lesions,
+        "figures": slice_figures(volume, labels, max_slices=max_slices),
+        "fig_width": DISPLAY_PX,
+        "scan_rows": _scan_rows(result),
+        "method_rows": method_rows,
+        "warnings": warnings,
+        "agatston_note": note,
+    }
+    return _environment().get_template("report.html").render(**context)

@@ -1,0 +1,126 @@
+"""The HTML report, result.json and summary.csv on a constructed scan and result."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html.parser
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cacscore.labels import Artery
+from cacscore.reporting import render_report_html, write_result_json, write_summary_csv
+from cacscore.reporting.figures import choose_slices, render_slice
+from cacscore.volume import ScanInfo, Volume
+
+
+def _scan():
+    hu = np.full((10, 128, 128), 40.0, np.float32)
+    labels = np.zeros(hu.shape, np.uint8)
+    hu[3, 40:46, 40:46] = 500.0
+    labels[3, 40:46, 40:46] = Artery.LAD
+    hu[6:8, 80:83, 70:73] = 300.0
+    labels[6:8, 80:83, 70:73] = Artery.RCA
+    info = ScanInfo(modality="CT", kvp=120.0, manufacturer="ACME", slice_increment_mm=3.0)
+    return Volume(hu, (3.0, 0.5, 0.5), info=info), labels
+
+
+RESULT = {
+    "case_id": "case<01>",
+    "agatston": {"total": 12.5, "LAD": 9.0, "LCX": 0.0, "RCA": 3.5},
+    "volume_mm3": {"total": 40.0, "LAD": 27.0, "LCX": 0.0, "RCA": 13.0},
+    "mass_mg": {"total": None, "LAD": None, "LCX": None, "RCA": None},
+    "risk_category": {"index": 2, "label": "11-100"},
+    "cac_drs": "A1/N2",
+    "lesions": [
+        {"id": 1, "artery": "LAD", "agatston": 9.0, "volume_mm3": 27.0, "peak_hu": 500, "slices": [3],
+         "probability": 0.97},
+        {"id": 2, "artery": "RCA", "agatston": 3.5, "volume_mm3": 13.0, "peak_hu": 300, "slices": [6, 7],
+         "probability": 0.91},
+    ],
+    "scan": {"kvp": 120.0, "manufacturer": "ACME", "slice_increment_mm": 3.0},
+    "settings": {"threshold_hu": 130},
+    "software": {"name": "cacscore", "version": "0.1.0"},
+    "model": {"id": "test-model"},
+}
+
+
+class _Collector(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images: list[str] = []
+        self.tables: list[str] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs["src"])
+        if tag == "table":
+            self.tables.append(attrs.get("id"))
+        if tag in ("link", "script") and (attrs.get("href") or attrs.get("src")):
+            self.links.append(attrs.get("href") or attrs.get("src"))
+
+
+def test_report_is_self_contained_with_tables_and_images():
+    volume, labels = _scan()
+    page = render_report_html(RESULT, volume, labels)
+    parser = _Collector()
+    parser.feed(page)
+    assert {"per-artery", "lesions", "scan"} <= set(parser.tables)
+    assert parser.links == []  # no external stylesheet or script
+    assert len(parser.images) == 2  # the largest slice of each of the two lesions
+    for src in parser.images:
+        assert src.startswith("data:image/png;base64,")
+        Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).verify()
+    assert "case&lt;01&gt;" in page  # autoescaped
+    assert "11-100" in page and "A1/N2" in page and "ACME" in page
+    assert "12.5" in page
+
+
+def test_lesions_outlined_in_artery_colour():
+    volume, labels = _scan()
+    crop = (slice(0, 128), slice(0, 128))
+    image = np.asarray(render_slice(volume, labels, 3, crop))
+    colours = {tuple(p) for p in image.reshape(-1, 3)}
+    assert Artery.LAD.colour in colours
+    assert Artery.RCA.colour not in colours
+    image = np.asarray(render_slice(volume, labels, 6, crop))
+    assert Artery.RCA.colour in {tuple(p) for p in image.reshape(-1, 3)}
+
+
+def test_choose_slices():
+    _, labels = _scan()
+    assert choose_slices(labels) == [3, 6]
+    assert choose_slices(np.zeros((9, 4, 4), np.uint8)) == [4]
+
+
+def test_empty_result_renders():
+    volume, _ = _scan()
+    empty = dict(RESULT, lesions=[], agatston={"total": 0.0, "LAD": 0.0, "LCX": 0.0, "RCA": 0.0})
+    page = render_report_html(empty, volume, np.zeros(volume.shape, np.uint8))
+    assert "no coronary calcium" in page
+    with pytest.raises(ValueError):
+        render_report_html(empty, volume, np.zeros((1, 2, 3), np.uint8))
+
+
+def test_result_json_and_summary_csv(tmp_path):
+    result = dict(RESULT, extra=np.float32(1.5), arr=np.arange(3), nan=float("nan"))
+    path = write_result_json(result, tmp_path / "r" / "result.json")
+    data = json.loads(path.read_text())
+    assert data["extra"] == 1.5 and data["arr"] == [0, 1, 2] and data["nan"] is None
+    outcomes = [
+        {"case_id": "a", "status": "ok", "result": RESULT, "error": None, "seconds": 1.234},
+        {"case_id": "b", "status": "error", "result": None, "error": "cannot read", "seconds": 0.1},
+    ]
+    csv_path = write_summary_csv(outcomes, tmp_path / "summary.csv")
+    rows = list(csv.DictReader(csv_path.open()))
+    assert rows[0]["case_id"] == "a" and rows[0]["agatston_total"] == "12.5"
+    assert rows[0]["agatston_RCA"] == "3.5" and rows[0]["risk_category"] == "11-100"
+    assert rows[0]["cac_drs"] == "A1/N2" and rows[0]["n_lesions"] == "2" and rows[0]["seconds"] == "1.23"
+    assert rows[1]["status"] == "error" and rows[1]["error"] == "cannot read"
+    assert rows[1]["agatston_total"] == ""
