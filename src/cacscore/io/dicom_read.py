@@ -219,8 +219,27 @@ def _read_headers(files: Sequence[Path], strict: bool) -> tuple[list[_Header], l
                 )
             skipped.append(f)
             continue
+        if not _geometry_readable(ds):
+            if str(ds.get("SOPClassUID", "")) != _CT_IMAGE_STORAGE and not strict:
+                skipped.append(f)  # e.g. a secondary capture without pixel spacing
+                continue
+            raise CacscoreError(
+                f"{f} is a damaged DICOM file (unreadable size, spacing, position or orientation); "
+                "re-export or remove it"
+            )
         headers.append(_Header(f, ds))
     return headers, skipped
+
+
+def _geometry_readable(ds: object) -> bool:
+    """True when the fields the reader uses parse (pydicom decodes values lazily, so damage shows here)."""
+    try:
+        ok = len([float(v) for v in ds.ImagePositionPatient]) == 3  # type: ignore[attr-defined]
+        ok &= len([float(v) for v in ds.ImageOrientationPatient]) == 6  # type: ignore[attr-defined]
+        ok &= len([float(v) for v in ds.PixelSpacing]) == 2  # type: ignore[attr-defined]
+        return ok and int(ds.Rows) > 0 and int(ds.Columns) > 0  # type: ignore[attr-defined]
+    except Exception:  # any decoding failure of a damaged header
+        return False
 
 
 def _choose_series(headers: list[_Header], series_uid: str | None) -> tuple[list[_Header], str | None]:
