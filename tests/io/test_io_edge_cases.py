@@ -1,0 +1,82 @@
+"""Image-file errors (missing .raw, truncated data, not an image, 2-D), orientation codes, the FOV clamp."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import SimpleITK as sitk  # noqa: N813
+
+from cacscore.errors import CacscoreError
+from cacscore.io import clamp_outside_fov, orientation_code, read_volume, write_dicom_series, write_volume
+from cacscore.volume import Volume
+
+
+def _listing(tmp_path):
+    return sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+
+
+def _assert_error(tmp_path, source, pattern, **kw):
+    before = _listing(tmp_path)
+    with pytest.raises(CacscoreError, match=pattern):
+        read_volume(source, **kw)
+    assert _listing(tmp_path) == before
+
+
+def test_mhd_without_its_raw(tmp_path, oblique_volume):
+    write_volume(oblique_volume, tmp_path / "ct.mhd")
+    (tmp_path / "ct.raw").unlink()
+    _assert_error(tmp_path, tmp_path / "ct.mhd", r"the data file ct\.raw named by ct\.mhd is missing")
+
+
+def test_mhd_with_truncated_raw(tmp_path, oblique_volume):
+    write_volume(oblique_volume, tmp_path / "ct.mhd")
+    raw = tmp_path / "ct.raw"
+    raw.write_bytes(raw.read_bytes()[:100])
+    _assert_error(tmp_path, tmp_path / "ct.mhd", r"ct\.raw holds 100 bytes where ct\.mhd needs 1386")
+
+
+def test_damaged_nifti(tmp_path):
+    (tmp_path / "ct.nii.gz").write_bytes(b"\x1f\x8b not really gzip")
+    pattern = r"cannot read .*ct\.nii\.gz: the file is damaged or not an image"
+    _assert_error(tmp_path, tmp_path / "ct.nii.gz", pattern)
+
+
+def test_two_dimensional_image(tmp_path):
+    sitk.WriteImage(sitk.Image(4, 5, sitk.sitkInt16), str(tmp_path / "slice.nrrd"))
+    _assert_error(tmp_path, tmp_path / "slice.nrrd", r"is a 2-D image; cacscore needs a 3-D volume")
+
+
+def test_series_uid_with_an_image_file(tmp_path, oblique_volume):
+    write_volume(oblique_volume, tmp_path / "ct.mha")
+    _assert_error(tmp_path, tmp_path / "ct.mha", r"a series UID applies to DICOM only", series_uid="1.2")
+
+
+def test_single_dicom_file_path(tmp_path, oblique_volume):
+    files = write_dicom_series(oblique_volume, tmp_path / "s")
+    vol = read_volume(files[3])
+    assert vol.shape == (1, 9, 11)
+    np.testing.assert_array_equal(vol.hu[0], oblique_volume.hu[3])
+    assert vol.spacing_zyx_mm[0] == 3.0  # SliceThickness stands in for a single slice's depth
+    assert any("single slice" in w for w in vol.info.warnings)
+
+
+@pytest.mark.parametrize(
+    ("direction", "code"),
+    [
+        (np.eye(3), "LPS"),
+        (np.diag([-1.0, 1.0, -1.0]), "RPI"),
+        (np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]]), "LSA"),  # coronal: y axis toward S, z toward A
+    ],
+)
+def test_orientation_code(direction, code):
+    assert orientation_code(direction) == code
+    # SimpleITK's DICOM orientation filter names the same axes the same way (an independent reference)
+    assert sitk.DICOMOrientImageFilter.GetOrientationFromDirectionCosines(tuple(direction.flatten())) == code
+
+
+def test_clamp_outside_fov():
+    hu = np.array([[[-2048.0, -1024.0, -1000.0, 130.0]]], dtype=np.float32)
+    vol = Volume(hu, (3.0, 0.5, 0.5))
+    clamped = clamp_outside_fov(vol)
+    np.testing.assert_array_equal(clamped.hu, [[[-1024.0, -1024.0, -1000.0, 130.0]]])
+    assert vol.hu[0, 0, 0] == -2048.0  # input untouched
