@@ -7,6 +7,7 @@ from cacscore.scoring.calibration import calibration_factor
 from cacscore.scoring.categories import CAC_DRS_VESSELS, RiskCategory, cac_drs, category_labels, risk_category
 from cacscore.scoring.score import Lesion, ScoreResult, resolve_threshold, score_volume
 from cacscore.scoring.settings import CONVENTIONS, SCORING_PRESETS, ScoringSettings, get_preset
+from cacscore.scoring.table import score_table
 
 __all__ = [
     "CAC_DRS_VESSELS",
@@ -23,5 +24,6 @@ __all__ = [
     "get_preset",
     "resolve_threshold",
     "risk_category",
+    "score_table",
     "score_volume",
 ]
