@@ -80,3 +80,30 @@ def test_clamp_outside_fov():
     clamped = clamp_outside_fov(vol)
     np.testing.assert_array_equal(clamped.hu, [[[-1024.0, -1024.0, -1000.0, 130.0]]])
     assert vol.hu[0, 0, 0] == -2048.0  # input untouched
+
+
+def test_jpeg_lossless_series_decoded_without_pylibjpeg(tmp_path):
+    """JPEG Lossless slices (written by GDCM) read to the HU that were written, via the GDCM fallback."""
+    hu = np.arange(3 * 8 * 8, dtype=np.int16).reshape(3, 8, 8) * 7 - 1000
+    folder = tmp_path / "jpeg"
+    folder.mkdir()
+    for k in range(3):
+        image = sitk.GetImageFromArray(hu[k : k + 1])
+        image.SetOrigin((5.0, 6.0, 20.0 + 2.5 * k))
+        image.SetSpacing((0.6, 0.6, 2.5))
+        for tag, value in {"0008|0060": "CT", "0028|1052": "-1024", "0028|1053": "1",
+                           "0020|000e": "1.2.826.0.1.99.1", "0008|0016": "1.2.840.10008.5.1.4.1.1.2"}.items():
+            image.SetMetaData(tag, value)
+        writer = sitk.ImageFileWriter()
+        writer.KeepOriginalImageUIDOn()
+        writer.SetUseCompression(True)
+        writer.SetCompressor("JPEG")  # GDCM: JPEG Lossless, Process 14 SV1
+        writer.SetFileName(str(folder / f"im{k}.dcm"))
+        writer.Execute(image)
+    import pydicom
+
+    ds = pydicom.dcmread(folder / "im0.dcm")
+    assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.70"
+    vol = read_volume(folder)
+    np.testing.assert_array_equal(vol.hu, hu.astype(np.float32))
+    np.testing.assert_allclose(vol.spacing_zyx_mm, (2.5, 0.6, 0.6), atol=1e-4)

@@ -355,13 +355,27 @@ def _check_positions(
 
 
 def _slice_hu(path: Path) -> np.ndarray:
-    """HU of one slice: stored values x RescaleSlope + RescaleIntercept (PS3.3 C.11.1.1.2)."""
+    """HU of one slice: stored values x RescaleSlope + RescaleIntercept (PS3.3 C.11.1.1.2).
+
+    Pixel data that pydicom cannot decode for want of a codec (JPEG Lossless, common in PACS exports, needs
+    pylibjpeg) is decoded by GDCM through SimpleITK, which applies the same rescale.
+    """
     import pydicom
 
     try:
         ds = pydicom.dcmread(path)
+    except Exception as exc:
+        raise CacscoreError(
+            f"{path} is a damaged or truncated DICOM file ({type(exc).__name__}); re-export or remove it"
+        ) from None
+    try:
         stored = ds.pixel_array
-    except Exception as exc:  # pydicom raises many types for damaged pixel data
+    except Exception as exc:  # pydicom raises many types for damaged or undecodable pixel data
+        syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+        if syntax is not None and syntax.is_compressed:
+            hu = _slice_hu_gdcm(path)
+            if hu is not None and hu.shape == (int(ds.Rows), int(ds.Columns)):
+                return hu
         raise CacscoreError(
             f"cannot read the pixel data of {path} ({type(exc).__name__}: {str(exc)[:120]}); the file may be "
             "truncated, or compressed with a codec not installed (pip install pylibjpeg pylibjpeg-libjpeg)"
@@ -373,6 +387,8 @@ def _slice_hu(path: Path) -> np.ndarray:
     slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
     intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
     hu = stored.astype(np.float32)
+    if hu.ndim != 2:
+        raise CacscoreError(f"{path.name} does not hold one grey-level slice (pixel array {stored.shape})")
     if slope != 1.0:
         hu *= np.float32(slope)
     if intercept != 0.0:
@@ -396,3 +412,15 @@ def series_files(source: str | os.PathLike[str], series_uid: str | None = None) 
     _, _, normal = _orientation(headers)
     distance = [float(np.dot([float(v) for v in h.ds.ImagePositionPatient], normal)) for h in headers]
     return [headers[i].path for i in np.argsort(distance, kind="stable")]
+
+
+def _slice_hu_gdcm(path: Path) -> np.ndarray | None:
+    """HU of one compressed slice decoded by GDCM (SimpleITK applies RescaleSlope/Intercept), or None."""
+    import SimpleITK as sitk  # noqa: N813
+
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError:
+        return None
+    array = sitk.GetArrayFromImage(image).astype(np.float32)
+    return array.reshape(array.shape[-2:]) if array.size == array.shape[-1] * array.shape[-2] else None
