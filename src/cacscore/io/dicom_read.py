@@ -199,9 +199,20 @@ def _read_headers(files: Sequence[Path], strict: bool) -> tuple[list[_Header], l
                 ) from None
             skipped.append(f)
             continue
-        except (OSError, ValueError, EOFError, KeyError, TypeError) as exc:
+        except Exception as exc:  # pydicom raises many types for damaged files
             raise CacscoreError(
                 f"{f} is a damaged or truncated DICOM file ({type(exc).__name__}); "
+                "re-export or remove it"
+            ) from None
+        try:
+            # pydicom decodes values lazily: decode every public element now, so that damage shows here
+            # (private elements are never used, and vendors' are often odd: they are left alone)
+            for element in ds:
+                if not element.tag.is_private:
+                    _ = element.value
+        except Exception as exc:
+            raise CacscoreError(
+                f"{f} is a damaged DICOM file (an unreadable element: {type(exc).__name__}); "
                 "re-export or remove it"
             ) from None
         if "ImagePositionPatient" not in ds or "ImageOrientationPatient" not in ds or "Rows" not in ds:
