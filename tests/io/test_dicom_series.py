@@ -230,3 +230,32 @@ def test_write_dicom_series_refuses_non_empty_folder(tmp_path, oblique_volume):
     with pytest.raises(CacscoreError, match="already exists and is not an empty folder"):
         write_dicom_series(oblique_volume, tmp_path / "s")
     assert _listing(tmp_path) == ["s", "s/keep.txt"]
+
+
+def test_ct_series_preferred_over_a_larger_non_ct_series(tmp_path, oblique_volume):
+    write_dicom_series(oblique_volume, tmp_path / "study" / "mr", series_uid="1.2.3.9")
+    for f in (tmp_path / "study" / "mr").iterdir():
+        _edit([f], 0, Modality="MR")
+    small = Volume(oblique_volume.hu[:4], oblique_volume.spacing_zyx_mm, oblique_volume.origin_xyz_mm,
+                   oblique_volume.direction)
+    write_dicom_series(small, tmp_path / "study" / "ct", series_uid="1.2.3.1")
+    vol = read_volume(tmp_path / "study")
+    assert vol.info.series_uid == "1.2.3.1" and vol.shape[0] == 4
+    assert "1.2.3.9 (7 MR slices)" in vol.info.series_note
+
+
+def test_mixed_orientation(tmp_path, oblique_volume):
+    files = _series(tmp_path, oblique_volume)
+    _edit(files, 2, ImageOrientationPatient=["1", "0", "0", "0", "1", "0"])
+    _assert_error(tmp_path, tmp_path / "s", r"mixes slice orientations")
+
+
+def test_slightly_irregular_increments_warn(tmp_path):
+    vol = Volume(np.zeros((4, 3, 3), np.float32), (2.0, 1.0, 1.0))
+    files = _series(tmp_path, vol)
+    # positions 0, 2, 4.2, 6.2: steps 2.0, 2.2, 2.0 -> median 2.0, spread 10 %
+    _edit(files, 2, ImagePositionPatient=["0", "0", "4.2"])
+    _edit(files, 3, ImagePositionPatient=["0", "0", "6.2"])
+    back = read_volume(tmp_path / "s")
+    assert back.spacing_zyx_mm[0] == pytest.approx(2.0)
+    assert any("slice increments vary from 2.000 to 2.200 mm" in w for w in back.info.warnings)
