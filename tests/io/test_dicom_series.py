@@ -259,3 +259,16 @@ def test_slightly_irregular_increments_warn(tmp_path):
     back = read_volume(tmp_path / "s")
     assert back.spacing_zyx_mm[0] == pytest.approx(2.0)
     assert any("slice increments vary from 2.000 to 2.200 mm" in w for w in back.info.warnings)
+
+
+def test_non_unit_rescale_matches_pydicom_modality_lut(tmp_path, oblique_volume):
+    files = _series(tmp_path, oblique_volume)
+    for k, f in enumerate(files):  # a different slope/intercept per slice, as some scanners write
+        _edit([f], 0, RescaleSlope=f"{0.5 + 0.25 * k}", RescaleIntercept=f"{-100.5 - k}")
+    vol = read_volume(tmp_path / "s")
+    for k, f in enumerate(files):
+        ds = pydicom.dcmread(f)
+        np.testing.assert_allclose(vol.hu[k], apply_modality_lut(ds.pixel_array, ds), rtol=0, atol=1e-3)
+    # and by hand for one voxel: stored x slope + intercept
+    stored = int(pydicom.dcmread(files[2]).pixel_array[4, 5])
+    assert vol.hu[2, 4, 5] == pytest.approx(stored * 1.0 - 102.5)
