@@ -67,3 +67,6 @@ def test_open_dataset_errors(tmp_path):
     (tmp_path / "b.csv").write_text("case_id,image\n")
     with pytest.raises(CacscoreError, match=r"found 2 \.csv files"):
         open_dataset(tmp_path)
+    (tmp_path / "manifest.csv").write_text("case_id,image\n")
+    with pytest.raises(CacscoreError, match=r"the manifest manifest\.csv lists no case"):
+        open_dataset(tmp_path)  # manifest.csv is taken among several .csv files

@@ -31,7 +31,7 @@ def open_dataset(path: str | os.PathLike[str]) -> list[Case]:
 
     A .csv file is a manifest; a folder holding a COCA release (``patient/`` + ``calcium_xml/``, possibly
     under ``Gated_release_final``) is COCA; a folder with orCaScore names (``TRV1P1CTI.mhd`` ...) is
-    orCaScore; a folder holding exactly one .csv file (e.g. ``manifest.csv``) is that manifest.
+    orCaScore; a folder holding ``manifest.csv``, or exactly one .csv file, is that manifest.
     """
     p = Path(path)
     if not p.exists():
@@ -44,6 +44,8 @@ def open_dataset(path: str | os.PathLike[str]) -> list[Case]:
         return read_coca(p)
     if is_orcascore(p):
         return read_orcascore(p)
+    if (p / "manifest.csv").is_file():
+        return read_manifest(p / "manifest.csv")
     csvs = sorted(p.glob("*.csv"))
     if len(csvs) == 1:
         return read_manifest(csvs[0])
