@@ -272,3 +272,11 @@ def test_non_unit_rescale_matches_pydicom_modality_lut(tmp_path, oblique_volume)
     # and by hand for one voxel: stored x slope + intercept
     stored = int(pydicom.dcmread(files[2]).pixel_array[4, 5])
     assert vol.hu[2, 4, 5] == pytest.approx(stored * 1.0 - 102.5)
+
+
+def test_position_rounding_is_not_tilt(tmp_path):
+    """Two slices 0.5 mm apart whose x differs by 0.01 mm (1.1 degrees, but far below half a pixel)."""
+    vol = Volume(np.zeros((2, 3, 3), np.float32), (0.5, 0.8, 0.8))
+    files = _series(tmp_path, vol)
+    _edit(files, 1, ImagePositionPatient=["0.01", "0", "0.5"])
+    assert read_volume(tmp_path / "s").shape == (2, 3, 3)

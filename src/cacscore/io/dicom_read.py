@@ -339,10 +339,14 @@ def _check_positions(
             "two reconstructions of one series: keep one"
         )
     # Gantry tilt: the line through the slice positions must run along the slice normal.
+    # Rounding of the stored positions is no tilt: the in-plane drift over the whole stack must also reach
+    # half the smallest pixel spacing.
     progression = positions[-1] - positions[0]
     cos_angle = abs(float(progression @ normal)) / float(np.linalg.norm(progression))
     angle = float(np.degrees(np.arccos(min(1.0, cos_angle))))
-    if angle > MAX_TILT_DEGREES:
+    drift_mm = float(np.linalg.norm(progression - (progression @ normal) * normal))
+    half_pixel_mm = 0.5 * min(float(v) for v in headers[0].ds.PixelSpacing)
+    if angle > MAX_TILT_DEGREES and drift_mm > half_pixel_mm:
         raise CacscoreError(
             f"the slices progress at {angle:.1f} degrees to their normal (gantry tilt or a sheared series); "
             "resample the series to an orthogonal grid before scoring"
