@@ -1,0 +1,135 @@
+"""Acquisition presets of the phantom: one frozen dataclass per scanner vendor, in a registry.
+
+The four presets stand for the four orCaScore vendors (Wolterink et al., Med Phys 2016: 1 GE, 2 Philips,
+3 Siemens, 4 Toshiba/Canon in the challenge; cacscore numbers them in the order its API names them:
+1 siemens, 2 philips, 3 ge, 4 canon, and the phantom writes ``TRV{vendor_code}P{p}``). They differ as the
+real protocols do: noise level and texture (reconstruction kernel), in-plane sharpness, field of view (so
+pixel spacing), slice thickness and increment. All are 120 kVp, ECG-gated, non-contrast.
+
+The "canon" preset is calibrated against the real Canon Aquilion ONE scan of the QRM phantom in
+../shared/data/qrm-phantom (see docs/phantom.md: noise SD and per-insert Agatston); the other three are
+set from typical protocol values (kernel FWHM 0.9-1.3 mm, blood-pool noise 15-45 HU) and are not
+calibrated against a real scan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cacscore.errors import CacscoreError
+
+
+@dataclass(frozen=True)
+class AcquisitionPreset:
+    """How one vendor's calcium-scoring protocol forms the image.
+
+    Attributes:
+        name: registry key ("siemens", ...).
+        vendor_code: orCaScore-style vendor number used in file names (TRV{vendor_code}P{p}).
+        manufacturer, model, kernel: what the DICOM header says.
+        kvp: tube voltage (kV); 120 for every calcium-scoring preset.
+        slice_thickness_mm: nominal reconstructed slice thickness (FWHM of the slice profile).
+        slice_increment_mm: distance between slice centres; smaller than the thickness = overlapping.
+        fov_mm: (min, max) reconstruction field of view (mm); pixel spacing = FOV / 512.
+        psf_sigma_mm: in-plane point-spread function, Gaussian sigma (mm).
+        slice_edge_sigma_mm: sigma (mm) of the Gaussian that softens the edges of the rectangular slice
+            profile (the slice sensitivity profile is a box of width ``slice_thickness_mm`` convolved with
+            this Gaussian).
+        noise_sd_hu: (min, max) noise SD (HU) in the blood pool of an average-sized patient.
+        nps_peak_per_mm: spatial frequency (cycles/mm) at which the noise power spectrum peaks; smooth
+            kernels peak low, sharp kernels high.
+        outside_fov_hu: value given to pixels outside the circular reconstruction field of view.
+    """
+
+    name: str
+    vendor_code: int
+    manufacturer: str
+    model: str
+    kernel: str
+    slice_thickness_mm: float
+    slice_increment_mm: float
+    fov_mm: tuple[float, float]
+    psf_sigma_mm: float
+    slice_edge_sigma_mm: float
+    noise_sd_hu: tuple[float, float]
+    nps_peak_per_mm: float
+    kvp: float = 120.0
+    outside_fov_hu: float = -1024.0
+
+    @property
+    def pixel_spacing_range_mm(self) -> tuple[float, float]:
+        """(min, max) in-plane pixel spacing (mm) for 512 x 512 slices."""
+        return (self.fov_mm[0] / 512.0, self.fov_mm[1] / 512.0)
+
+
+#: The registry of vendor presets, in orCaScore vendor order 1..4.
+VENDOR_PRESETS: dict[str, AcquisitionPreset] = {
+    "siemens": AcquisitionPreset(
+        name="siemens",
+        vendor_code=1,
+        manufacturer="SIEMENS",
+        model="SOMATOM Definition Flash",
+        kernel="B35f",
+        slice_thickness_mm=3.0,
+        slice_increment_mm=3.0,
+        fov_mm=(180.0, 240.0),
+        psf_sigma_mm=0.50,
+        slice_edge_sigma_mm=0.35,
+        noise_sd_hu=(18.0, 32.0),
+        nps_peak_per_mm=0.30,
+    ),
+    "philips": AcquisitionPreset(
+        name="philips",
+        vendor_code=2,
+        manufacturer="Philips",
+        model="Brilliance iCT 256",
+        kernel="B",
+        slice_thickness_mm=3.0,
+        slice_increment_mm=1.5,
+        fov_mm=(200.0, 260.0),
+        psf_sigma_mm=0.55,
+        slice_edge_sigma_mm=0.40,
+        noise_sd_hu=(20.0, 38.0),
+        nps_peak_per_mm=0.26,
+    ),
+    "ge": AcquisitionPreset(
+        name="ge",
+        vendor_code=3,
+        manufacturer="GE MEDICAL SYSTEMS",
+        model="LightSpeed VCT",
+        kernel="STANDARD",
+        slice_thickness_mm=2.5,
+        slice_increment_mm=2.5,
+        fov_mm=(250.0, 350.0),
+        psf_sigma_mm=0.45,
+        slice_edge_sigma_mm=0.30,
+        noise_sd_hu=(25.0, 42.0),
+        nps_peak_per_mm=0.34,
+    ),
+    "canon": AcquisitionPreset(
+        name="canon",
+        vendor_code=4,
+        manufacturer="TOSHIBA",
+        model="Aquilion ONE",
+        kernel="FC12",
+        slice_thickness_mm=3.0,
+        slice_increment_mm=3.0,
+        fov_mm=(220.0, 260.0),
+        psf_sigma_mm=0.60,
+        slice_edge_sigma_mm=0.40,
+        noise_sd_hu=(16.0, 28.0),
+        nps_peak_per_mm=0.22,
+    ),
+}
+
+
+def get_preset(name: str | AcquisitionPreset) -> AcquisitionPreset:
+    """The preset called ``name`` (or ``name`` itself when it already is a preset)."""
+    if isinstance(name, AcquisitionPreset):
+        return name
+    try:
+        return VENDOR_PRESETS[name.lower()]
+    except KeyError:
+        raise CacscoreError(
+            f"unknown phantom vendor {name!r}; choose one of {', '.join(VENDOR_PRESETS)}"
+        ) from None
