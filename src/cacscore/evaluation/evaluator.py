@@ -46,7 +46,10 @@ class Evaluator:
         if any(row["case_id"] == case_id for row in self.rows):
             raise CacscoreError(f"case {case_id!r} was added twice")
         pred_score = score_volume(volume, pred_labels, self.settings)
-        ref_score = score_volume(volume, ref_labels, self.settings)
+        # the same threshold for the reference (resolved once, so a kVp warning is logged once)
+        ref_score = score_volume(
+            volume, ref_labels, self.settings.with_(threshold_hu=pred_score.threshold_hu)
+        )
         counts = lesion_counts(
             np.asarray(pred_labels),
             np.asarray(ref_labels),
