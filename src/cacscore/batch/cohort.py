@@ -79,7 +79,8 @@ def write_cohort_summary(cases: Sequence[BatchCase], out_dir: Path) -> CohortSum
     outcomes = load_outcomes(cases, out_dir)
     summary_csv = out_dir / SUMMARY_CSV
     write_summary_csv(outcomes, summary_csv)
-    histogram = _write_histogram([o for o in outcomes if o.status == "ok"], out_dir / HISTOGRAM_PNG)
+    histogram = _write_histogram([o for o in outcomes if o.status == "ok"], out_dir / HISTOGRAM_PNG,
+                                 failed=sum(o.status == "error" for o in outcomes))
     index = out_dir / INDEX_HTML
     write_text_atomic(index, _index_html(outcomes, out_dir))
     counts = dict(Counter(o.status for o in outcomes))
@@ -87,7 +88,22 @@ def write_cohort_summary(cases: Sequence[BatchCase], out_dir: Path) -> CohortSum
 
 
 def _category_order(done: Sequence[Any]) -> list[str]:
-    """Categories ordered by the lowest Agatston score seen in each (so 0 < 1-10 < 11-100 < ...)."""
+    """Every category of the results' scheme in order (empty ones too); without a named scheme, the
+    categories seen, ordered by the lowest Agatston score in each (so 0 < 1-10 < 11-100 < ...)."""
+    categories = [o.result.get("risk_category") for o in done]
+    schemes = Counter(c.get("scheme") for c in categories if isinstance(c, dict))
+    scheme = schemes.most_common(1)[0][0] if schemes else None
+    if scheme:
+        from cacscore.errors import CacscoreError
+        from cacscore.scoring.categories import category_labels
+
+        try:
+            labels = list(category_labels(scheme))
+        except CacscoreError:
+            labels = []
+        seen = {category_label(o.result) for o in done} - {None}
+        if labels and seen <= set(labels):
+            return labels
     lowest: dict[str, float] = {}
     for outcome in done:
         label = category_label(outcome.result)
@@ -98,7 +114,7 @@ def _category_order(done: Sequence[Any]) -> list[str]:
     return sorted(lowest, key=lambda label: (lowest[label], label))
 
 
-def _write_histogram(done: Sequence[Any], path: Path) -> Path:
+def _write_histogram(done: Sequence[Any], path: Path, failed: int = 0) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -112,7 +128,7 @@ def _write_histogram(done: Sequence[Any], path: Path) -> Path:
     axes.set_xticks(range(len(order)), order)
     axes.set_xlabel("risk category (Agatston)")
     axes.set_ylabel("scans")
-    axes.set_title(f"{len(done)} scored scan(s)")
+    axes.set_title(f"{len(done)} scored scan(s)" + (f", {failed} failed" if failed else ""))
     axes.yaxis.get_major_locator().set_params(integer=True)
     figure.tight_layout()
     with atomic_path(path) as tmp:

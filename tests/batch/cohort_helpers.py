@@ -1,0 +1,75 @@
+"""Shared by the batch, privacy and robustness tests (loaded by path from their conftest.py files).
+
+A randomly initialised candidate model folder built through the models registry and checkpoint writer, and
+small synthetic scans (soft tissue, a heart mask, a few calcified blobs) so that cohorts run in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from cacscore.volume import ScanInfo, Volume
+
+PATIENT_NAME = "Zyxwertz^Quilliam"
+PATIENT_ID = "PID-83417265"
+
+
+def random_candidate_model(folder: Path, seed: int = 0) -> Path:
+    """A model folder with the candidate network's random (seeded) weights, as `cacscore train` writes."""
+    import torch
+
+    from cacscore.candidates import CandidateInputSpec
+    from cacscore.models import MODELS, build_model
+    from cacscore.models.candidate_net import CLASS_CODES, CLASS_NAMES
+    from cacscore.models.checkpoint import save_model_folder
+
+    name = next(n for n, s in MODELS.items() if s.target.endswith("candidate_net:CandidateNet"))
+    spec = CandidateInputSpec()
+    torch.manual_seed(seed)
+    model = build_model(name, n_features=spec.n_features).eval()
+    return save_model_folder(
+        folder, model, architecture=name, architecture_kwargs={"n_features": spec.n_features},
+        config={"input_spec": spec.to_dict(), "inputs": spec.input_shapes(),
+                "class_codes": list(CLASS_CODES), "class_names": list(CLASS_NAMES)},
+    )
+
+
+def synthetic_scan(seed: int, shape=(16, 64, 64), spacing=(3.0, 0.7, 0.7)) -> tuple[Volume, np.ndarray]:
+    """A small CT-like volume and its heart mask: body 40 HU, air around, 2-4 calcified blobs in the heart."""
+    rng = np.random.default_rng(seed)
+    nz, ny, nx = shape
+    z, y, x = np.mgrid[0:nz, 0:ny, 0:nx]
+    body = ((y - ny / 2) / (0.48 * ny)) ** 2 + ((x - nx / 2) / (0.48 * nx)) ** 2 <= 1
+    hu = np.where(body, rng.normal(40, 12, shape), -1000.0 + rng.normal(0, 5, shape))
+    heart = (((z - nz / 2) / (0.45 * nz)) ** 2 + ((y - ny / 2) / (0.3 * ny)) ** 2
+             + ((x - nx / 2) / (0.3 * nx)) ** 2) <= 1
+    inside = np.argwhere(heart)
+    for _ in range(int(rng.integers(2, 5))):
+        cz, cy, cx = inside[rng.integers(len(inside))]
+        hu[max(cz - 1, 0):cz + 1, max(cy - 2, 0):cy + 2, max(cx - 2, 0):cx + 2] = rng.uniform(250, 700)
+    volume = Volume(hu.astype(np.float32), spacing, (-20.0, -25.0, 100.0), np.eye(3),
+                    ScanInfo(modality="CT", kvp=120.0))
+    return volume, heart
+
+
+def write_cohort(root: Path, n_cases: int, seed: int = 0) -> tuple[Path, Path]:
+    """``n_cases`` scans ``root/images/case_NN.nii.gz`` with heart masks ``root/masks/case_NN.nii.gz``."""
+    from cacscore.io import write_mask, write_volume
+
+    images, masks = root / "images", root / "masks"
+    for i in range(n_cases):
+        volume, heart = synthetic_scan(seed + i)
+        write_volume(volume, images / f"case_{i:02d}.nii.gz")
+        write_mask(heart.astype(np.uint8), volume, masks / f"case_{i:02d}.nii.gz")
+    return images, masks
+
+
+def comparable(result_json: Path) -> dict:
+    """A result.json without the fields that legitimately differ between runs (timings)."""
+    result = json.loads(result_json.read_text())
+    result.pop("timings_s", None)
+    return result
+

@@ -1,0 +1,159 @@
+"""A 20-case cohort through `batch`: 2 local workers and a Dask LocalCluster give the same results as predict
+case by case; a failing case is recorded without stopping the others; an interrupted run resumes without
+redoing finished cases."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cacscore.batch import run_batch
+from cacscore.io import read_mask
+from cacscore.pipeline import PredictOptions, load_predictor, predict_to_folder
+
+
+def _options(model_dir: Path, masks: Path, **kw) -> PredictOptions:
+    return PredictOptions(model_dir=model_dir, heart_mask=masks, device="cpu", **kw)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, random_model_dir, cohort20) -> Path:
+    """predict, case by case, in this process: what every batch run must reproduce."""
+    images, masks = cohort20
+    out = tmp_path_factory.mktemp("reference")
+    options = _options(random_model_dir, masks)
+    predictor = load_predictor(options)
+    for image in sorted(images.iterdir()):
+        assert predict_to_folder(image, out, options, predictor=predictor).status == "ok"
+    return out
+
+
+def _assert_same_as_reference(helpers, out: Path, reference: Path) -> None:
+    ids = sorted(p.name for p in reference.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert len(ids) == 20
+    n_labelled = 0
+    for case_id in ids:
+        assert helpers.comparable(out / case_id / "result.json") == helpers.comparable(
+            reference / case_id / "result.json"), case_id
+        a = read_mask(out / case_id / "calcium.nii.gz")
+        np.testing.assert_array_equal(a, read_mask(reference / case_id / "calcium.nii.gz"))
+        n_labelled += int(a.any())
+    assert n_labelled > 0  # the random model does label some candidates: the comparison is not of empties
+
+
+def _summary_rows(out: Path) -> dict[str, dict]:
+    with open(out / "summary.csv", newline="") as fh:
+        return {row["case_id"]: row for row in csv.DictReader(fh)}
+
+
+def test_two_local_workers_match_predict_case_by_case(
+    tmp_path, random_model_dir, cohort20, reference, helpers
+):
+    images, masks = cohort20
+    done = []
+    report = run_batch(images, tmp_path / "out", _options(random_model_dir, masks), workers=2,
+                       on_case_done=done.append)
+    assert len(done) == 20 and not report.failed and not report.skipped
+    _assert_same_as_reference(helpers, tmp_path / "out", reference)
+    rows = _summary_rows(tmp_path / "out")
+    assert sorted(rows) == [f"case_{i:02d}" for i in range(20)]
+    assert {r["status"] for r in rows.values()} == {"ok"}
+    index = (tmp_path / "out" / "index.html").read_text()
+    assert all(f'href="case_{i:02d}/report.html"' in index for i in range(20))
+    assert (tmp_path / "out" / "risk_categories.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dask_local_cluster_matches_predict_case_by_case(
+    tmp_path, random_model_dir, cohort20, reference, helpers
+):
+    from distributed import LocalCluster
+
+    images, masks = cohort20
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        report = run_batch(images, tmp_path / "out", _options(random_model_dir, masks),
+                           scheduler=cluster.scheduler_address)
+        # the predictor was loaded once per worker process, not per case
+        from cacscore.batch import runner
+
+        with cluster.get_client() as client:
+            loaded = client.run(lambda: len(runner._DASK_CACHE))
+    assert len(report.outcomes) == 20 and not report.failed
+    assert sorted(loaded.values()) == [1, 1]
+    _assert_same_as_reference(helpers, tmp_path / "out", reference)
+
+
+def test_a_failing_case_is_recorded_and_the_others_finish(tmp_path, random_model_dir, cohort20):
+    images, masks = cohort20
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    for name in ("case_00.nii.gz", "case_01.nii.gz"):
+        shutil.copy(images / name, cohort / name)
+    (cohort / "case_broken.nii.gz").write_bytes(b"not a nifti file at all")
+    report = run_batch(cohort, tmp_path / "out", _options(random_model_dir, masks), workers=1)
+    assert [o.case_id for o in report.failed] == ["case_broken"]
+    rows = _summary_rows(tmp_path / "out")
+    assert rows["case_broken"]["status"] == "error" and rows["case_broken"]["error"]
+    assert rows["case_00"]["status"] == rows["case_01"]["status"] == "ok"
+    assert json.loads((tmp_path / "out" / "case_broken" / "error.json").read_text())["error"]
+    # the next run retries the failed case only
+    again = run_batch(cohort, tmp_path / "out", _options(random_model_dir, masks), workers=1)
+    assert sorted(again.skipped) == ["case_00", "case_01"]
+    assert [o.case_id for o in again.outcomes] == ["case_broken"]
+
+
+def _mtimes(out: Path) -> dict[str, int]:
+    return {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/result.json")}
+
+
+def test_parts_then_whole_run_skips_finished_cases(tmp_path, random_model_dir, cohort20):
+    images, masks = cohort20
+    options = _options(random_model_dir, masks)
+    first = run_batch(images, tmp_path / "out", options, num_parts=3, part_id=1)
+    assert [o.case_id for o in first.outcomes] == [f"case_{i:02d}" for i in range(1, 20, 3)]
+    assert first.summary.counts == {"ok": 7, "pending": 13}
+    before = _mtimes(tmp_path / "out")
+    second = run_batch(images, tmp_path / "out", options)
+    assert sorted(second.skipped) == sorted(before)
+    assert len(second.outcomes) == 13
+    after = _mtimes(tmp_path / "out")
+    assert len(after) == 20 and all(after[k] == v for k, v in before.items())
+    # --overwrite redoes them all
+    third = run_batch(images, tmp_path / "out", dataclasses.replace(options, overwrite=True))
+    assert len(third.outcomes) == 20 and not third.skipped
+
+
+def test_killed_batch_resumes_without_redoing_finished_cases(tmp_path, random_model_dir, cohort20):
+    images, masks = cohort20
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "cacscore.cli.main", "batch", str(images), "-o", str(out),
+               "--model", str(random_model_dir), "--heart-mask", str(masks), "--device", "cpu"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.monotonic() + 120
+    try:
+        while len(_mtimes(out)) < 2 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    finished = _mtimes(out)
+    assert 0 < len(finished) < 20, "the run must be killed part-way for this test to mean anything"
+    # a killed case leaves no half-written case folder: each one is complete or absent
+    for folder in (p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        assert {"result.json", "report.html", "calcium.nii.gz"} <= {f.name for f in folder.iterdir()}, folder
+    report = run_batch(images, out, _options(random_model_dir, masks))
+    assert sorted(report.skipped) == sorted(finished)
+    assert len(report.outcomes) == 20 - len(finished) and not report.failed
+    after = _mtimes(out)
+    assert len(after) == 20 and all(after[k] == v for k, v in finished.items())
