@@ -72,3 +72,14 @@ def test_all_inserts_in_one_mask_give_the_published_total(qrm):
     assert result.agatston["RCA"] == result.agatston["total"]
     assert result.risk_category.label == ">400"
     assert result.cac_drs == "CAC-DRS A3/N1"
+
+
+def test_default_settings_reproduce_fqm_to_published_precision(qrm):
+    # FQM scores 2-D 8-connected fragments of at least 1 mm2 on the insert slices, each weighted by its own
+    # peak; so do cacscore's defaults, so the agreement is exact up to the workbook's 5 decimals.
+    volume, masks, published = qrm
+    for name, mask in masks.items():
+        result = score_volume(volume, mask.astype(np.uint8), ScoringSettings(calibration_factor=0.7220477))
+        assert result.agatston["total"] == pytest.approx(published["agatston"][name], rel=1e-5), name
+        assert result.volume_mm3["total"] == pytest.approx(published["volume_mm3"][name], rel=1e-5), name
+        assert result.mass_mg["total"] == pytest.approx(published["mass_mg"][name], rel=1e-5), name
