@@ -189,6 +189,7 @@ def score_volume(volume: Volume, labels: np.ndarray, settings: ScoringSettings |
     hu = volume.hu[box]
     lab = labels[box].astype(np.int64)
     has_lm = bool((lab == Artery.LM).any())
+    has_unknown = bool((lab == Artery.UNKNOWN).any())
     if not settings.keep_lm:
         lab[lab == Artery.LM] = int(Artery.LAD)
     calcium = (hu >= threshold) & (lab > 0)
@@ -210,13 +211,12 @@ def score_volume(volume: Volume, labels: np.ndarray, settings: ScoringSettings |
     n_kept = np.where(kept, frags.n_voxels, 0)
     sum_hu_kept = np.where(kept, frags.sum_hu, 0.0)
 
-    present = set(np.unique(frag_artery[kept]).tolist()) if n_frag else set()
     arteries = [
         a
         for a in _REPORT_ORDER
         if a in (Artery.LAD, Artery.LCX, Artery.RCA)
         or (a == Artery.LM and settings.keep_lm and has_lm)
-        or (a == Artery.UNKNOWN and int(a) in present)
+        or (a == Artery.UNKNOWN and has_unknown)
     ]
 
     def per_artery(values: np.ndarray) -> dict[str, float]:
