@@ -83,3 +83,83 @@ def test_missing_input_is_an_error(exported):
     engine = OnnxEngine(exported[2])
     with pytest.raises(ValueError, match="features"):
         engine.predict_proba({"patches": np.zeros((1, 7, 32, 32), np.float32)})
+
+
+#: Per-sample input shape of every registered architecture (a new entry in MODELS needs one here).
+REGISTRY_INPUTS = {
+    "alexnet": {"x": (1, 227, 227)},
+    "patchnet": {"x": (1, 52, 52)},
+    "candidates": {"patches": (7, 32, 32), "features": (12,)},
+}
+
+
+def _registry_inputs(name: str) -> dict[str, tuple[int, ...]]:
+    from cacscore.models import MODELS
+
+    if name in REGISTRY_INPUTS:
+        return REGISTRY_INPUTS[name]
+    if MODELS[name].target.endswith("candidate_net:CandidateNet"):
+        return REGISTRY_INPUTS["candidates"]
+    raise AssertionError(f"no input shape known for registered model {name!r}; add it to REGISTRY_INPUTS")
+
+
+def _registered() -> list[str]:
+    from cacscore.models import MODELS
+
+    return sorted(MODELS)
+
+
+@pytest.mark.parametrize("name", _registered())
+def test_every_registered_model_exports_and_matches_torch(tmp_path, name):
+    from cacscore.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(name).eval()
+    _randomise_batch_norm(model, 2)
+    shapes = _registry_inputs(name)
+    engine = OnnxEngine(export_onnx(model, shapes, tmp_path / f"{name}.onnx"), threads=2)
+    rng = np.random.default_rng(1)
+    inputs = {k: rng.random((24, *s), dtype=np.float32) for k, s in shapes.items()}
+    p_onnx, p_torch = engine.predict_proba(inputs), _torch_probabilities(model, inputs)
+    assert p_torch.std(axis=0).max() > 1e-4  # outputs differ between inputs: the comparison means something
+    assert np.abs(p_onnx - p_torch).max() < TOLERANCE
+
+
+def _patchnet_folder(folder, seed: int):
+    from cacscore.models import build_model
+    from cacscore.models.checkpoint import save_model_folder
+
+    torch.manual_seed(seed)
+    model = build_model("patchnet").eval()
+    _randomise_batch_norm(model, seed)
+    config = {"inputs": {"x": ["N", 1, 52, 52]}}
+    return save_model_folder(folder, model, architecture="patchnet", config=config)
+
+
+def test_model_folder_engine_matches_torch_engine_and_caches_its_export(tmp_path, monkeypatch):
+    from cacscore.models.engine import TorchEngine, load_engine
+
+    monkeypatch.setenv("CACSCORE_CACHE_DIR", str(tmp_path / "cache"))
+    folder = _patchnet_folder(tmp_path / "model", seed=3)
+    before = sorted(p.name for p in folder.iterdir())
+    engine = load_engine(folder, "onnx")
+    assert isinstance(engine, OnnxEngine) and engine.onnx_path.parent == tmp_path / "cache" / "onnx"
+    assert sorted(p.name for p in folder.iterdir()) == before  # nothing written into the model folder
+    inputs = {"x": np.random.default_rng(4).random((50, 1, 52, 52), dtype=np.float32)}
+    diff = np.abs(engine.predict_proba(inputs) - TorchEngine(folder, device="cpu").predict_proba(inputs))
+    assert diff.max() < TOLERANCE
+    mtime = engine.onnx_path.stat().st_mtime_ns
+    assert OnnxEngine(folder).onnx_path.stat().st_mtime_ns == mtime  # exported once, then reused
+
+
+def test_stale_export_inside_the_folder_is_not_used(tmp_path, monkeypatch):
+    from cacscore.cli.main import main
+
+    monkeypatch.setenv("CACSCORE_CACHE_DIR", str(tmp_path / "cache"))
+    folder = _patchnet_folder(tmp_path / "model", seed=5)
+    assert main(["export", str(folder)]) == 0  # default output: MODELDIR/model.onnx, checked against torch
+    assert OnnxEngine(folder).onnx_path == folder / "model.onnx"
+    old_export = (folder / "model.onnx").read_bytes()
+    _patchnet_folder(folder, seed=6)  # retrained: new weights ...
+    (folder / "model.onnx").write_bytes(old_export)  # ... next to the export of the old ones
+    assert OnnxEngine(folder).onnx_path.parent == tmp_path / "cache" / "onnx"
