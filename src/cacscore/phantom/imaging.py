@@ -35,6 +35,10 @@ class Ellipsoid:
     axes: np.ndarray
     semi_mm: np.ndarray
     density_hu: float
+    #: Density falls by this fraction from the core to the rim (calcified plaque is densest inside).
+    core_falloff: float = 0.25
+    #: "ellipsoid", or "cylinder" (axis along ``axes[0]``, half-length ``semi_mm[0]``, radii the others).
+    shape: str = "ellipsoid"
 
 
 @dataclass
@@ -105,12 +109,20 @@ def render_object(
         z = (zc[sl[0]] - e.centre[2]).astype(np.float32)[:, None, None]
         y = (yc[sl[1]] - e.centre[1]).astype(np.float32)[None, :, None]
         x = (xc[sl[2]] - e.centre[0]).astype(np.float32)[None, None, :]
-        q = None
+        t2 = []
         for k in range(3):
             a = (e.axes[k] / e.semi_mm[k]).astype(np.float32)
             t = x * a[0] + y * a[1] + z * a[2]
-            q = t * t if q is None else q + t * t
-        val = np.where(q <= 1, (e.density_hu - background_hu) * (1 - 0.25 * q), 0).astype(np.float32)
+            t2.append(t * t)
+        if e.shape == "cylinder":
+            q = t2[1] + t2[2]
+            inside = (q <= 1) & (t2[0] <= 1)
+        else:
+            q = t2[0] + t2[1] + t2[2]
+            inside = q <= 1
+        val = np.where(inside, (e.density_hu - background_hu) * (1 - e.core_falloff * q), 0).astype(
+            np.float32
+        )
         sub = hr[tuple(sl)]
         np.maximum(sub, val, out=sub)
     # Separable filters: filter along one axis, then keep only the samples at voxel centres of that axis
