@@ -74,6 +74,7 @@ def test_two_local_workers_match_predict_case_by_case(
     assert (tmp_path / "out" / "risk_categories.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_matches_predict_case_by_case(
     tmp_path, random_model_dir, cohort20, reference, helpers
 ):
@@ -128,11 +129,14 @@ def test_parts_then_whole_run_skips_finished_cases(tmp_path, random_model_dir, c
     assert len(second.outcomes) == 13
     after = _mtimes(tmp_path / "out")
     assert len(after) == 20 and all(after[k] == v for k, v in before.items())
-    # --overwrite redoes them all
-    third = run_batch(images, tmp_path / "out", dataclasses.replace(options, overwrite=True))
-    assert len(third.outcomes) == 20 and not third.skipped
+    # --overwrite redoes finished cases
+    third = run_batch(images, tmp_path / "out", dataclasses.replace(options, overwrite=True), num_parts=3,
+                      part_id=1)
+    assert len(third.outcomes) == 7 and not third.skipped
+    assert all(_mtimes(tmp_path / "out")[k] != v for k, v in before.items())
 
 
+@pytest.mark.slow
 def test_killed_batch_resumes_without_redoing_finished_cases(tmp_path, random_model_dir, cohort20):
     images, masks = cohort20
     out = tmp_path / "out"
