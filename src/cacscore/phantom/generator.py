@@ -45,6 +45,8 @@ class PhantomCase:
     heart_mask: np.ndarray
     lookalikes: np.ndarray
     truth: dict = field(default_factory=dict)
+    #: The drawn patient geometry ("body", "heart", "grid"), for tests and figures; not part of the truth.
+    geometry: dict = field(default_factory=dict, repr=False)
 
 
 def _place_heart(rng, body) -> HeartGeometry:
@@ -236,7 +238,12 @@ def generate_case(seed: int, vendor: str | AcquisitionPreset = "siemens", **over
         "lookalike_codes": {c.name: int(c) for c in LookAlike},
     }
     case = PhantomCase(
-        volume=volume, labels=labels, heart_mask=anatomy.heart_mask, lookalikes=look, truth=truth
+        volume=volume,
+        labels=labels,
+        heart_mask=anatomy.heart_mask,
+        lookalikes=look,
+        truth=truth,
+        geometry={"body": body, "heart": heart, "grid": grid},
     )
     if overrides.get("score", True):
         truth["scores"] = true_scores(case)
