@@ -170,7 +170,11 @@ def find_candidates(
     cz = np.bincount(new_ids, weights=zz, minlength=n) / np.maximum(counts, 1)
     cy = np.bincount(new_ids, weights=yy, minlength=n) / np.maximum(counts, 1)
     cx = np.bincount(new_ids, weights=xx, minlength=n) / np.maximum(counts, 1)
-    peaks = ndimage.maximum_position(hu, label_map, index=np.arange(1, n))
+    # voxel of the highest HU of each candidate (first in raster order among equals)
+    order = np.lexsort((-values, new_ids))  # by id, then HU descending (stable: raster order among ties)
+    first = np.searchsorted(new_ids[order], np.arange(1, n))
+    peak_flat = where[order[first]]
+    peaks = np.stack(np.unravel_index(peak_flat, hu.shape), axis=1)
     objects = ndimage.find_objects(label_map)
     slices_spanned = (per_slice[kept_ids] > 0).sum(axis=1)
     voxel_mm3 = volume.voxel_volume_mm3

@@ -20,7 +20,7 @@ from cacscore.volume import Volume
 #: Display window (HU) of the slices: level 40, width 400 (mediastinal); calcium shows white.
 DISPLAY_WINDOW_HU: tuple[float, float] = (-160.0, 240.0)
 #: Smallest side (mm) of the displayed field of view around the lesions.
-MIN_FIELD_MM = 120.0
+MIN_FIELD_MM = 160.0
 #: Displayed image width (pixels).
 DISPLAY_PX = 420
 

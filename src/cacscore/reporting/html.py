@@ -174,9 +174,11 @@ def render_report_html(
         method_rows.append(("model", str(model.get("id", ""))))
     agatston = result.get("agatston")
     note = None
-    if isinstance(agatston, Mapping) and "total_raw" in agatston and agatston.get("total_raw") is not None:
-        note = (f"Scores are normalised to 3 mm slices; the score at the scan's own increment is "
-                f"{_number(agatston['total_raw'])}.")
+    raw = result.get("agatston_raw")
+    factor = (result.get("scan") or {}).get("agatston_normalisation_factor")
+    if isinstance(raw, Mapping) and raw.get("total") is not None and factor not in (None, 1, 1.0):
+        note = (f"Agatston scores are normalised to 3 mm slices (factor {_number(factor, 3)}); the score at "
+                f"the scan's own increment is {_number(raw['total'])}.")
     scan = result.get("scan") or {}
     warnings = list(scan.get("warnings") or []) + list(result.get("warnings") or [])
     software = result.get("software") or {}
@@ -190,6 +192,8 @@ def render_report_html(
         "risk_category": category_text(result.get("risk_category")),
         "cac_drs": category_text(result.get("cac_drs")),
         "n_lesions": len(lesions_in),
+        "lesion_unit": ("coronary lesions (3-D)" if settings.get("convention") == "orcascore"
+                        else "calcified regions (per slice)"),
         "arteries": arteries,
         "lesions": lesions,
         "figures": slice_figures(volume, labels, max_slices=max_slices),

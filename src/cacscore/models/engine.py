@@ -1,0 +1,110 @@
+"""Inference engines: one small protocol, so the pipeline runs the same on PyTorch or ONNX Runtime.
+
+An engine turns the classifier's named float32 inputs (``{"patches": (N, C, H, W), "features": (N, F)}``, as
+recorded under ``"inputs"`` in the model folder's config.json) into class probabilities (N, n_classes). The
+PyTorch engine is here; the ONNX Runtime engine is :mod:`cacscore.models.onnx_engine`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from cacscore.errors import CacscoreError
+from cacscore.log import get_logger
+
+log = get_logger(__name__)
+
+#: Candidates per forward pass (bounds memory on scans with many candidates).
+BATCH_SIZE = 256
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What the pipeline needs of a model: its config and probabilities for named inputs."""
+
+    model_dir: Path
+    config: dict
+
+    def predict_proba(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """Class probabilities (N, n_classes), rows summing to 1, for named float32 inputs of N rows."""
+        ...
+
+
+def read_config(model_dir: str | os.PathLike[str]) -> dict:
+    """The model folder's config.json, with a clear error when the folder is not a model folder."""
+    path = Path(model_dir) / "config.json"
+    if not path.is_file():
+        raise CacscoreError(f"{model_dir} is not a cacscore model folder (no config.json); "
+                            "give the folder written by `cacscore train` or leave --model out")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CacscoreError(f"cannot read {path}: {exc}; the model folder is damaged") from exc
+
+
+def model_id(config: dict, model_dir: Path) -> str:
+    """A short name for reports: the config's ``model_id`` or the folder's name."""
+    return str(config.get("model_id") or model_dir.name)
+
+
+class TorchEngine:
+    """Runs a model folder with PyTorch (CPU, or CUDA when ``device`` is "auto"/"cuda" and one is present).
+
+    Args:
+        model_dir: the model folder (config.json + weights), loaded with ``weights_only=True``.
+        device: "auto", "cpu" or "cuda".
+    """
+
+    def __init__(self, model_dir: str | os.PathLike[str], device: str = "auto") -> None:
+        import torch
+
+        from cacscore.models.checkpoint import load_model_folder
+
+        self.model_dir = Path(model_dir)
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        self.model, self.config = load_model_folder(self.model_dir, map_location=self.device)
+        self.model.eval()
+        names = tuple(self.config.get("inputs", {}).keys())
+        self.input_names: tuple[str, ...] = names or ("patches", "features")
+
+    def predict_proba(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        import torch
+
+        missing = [name for name in self.input_names if name not in inputs]
+        if missing:
+            raise ValueError(f"inputs {missing} missing; the model takes {list(self.input_names)}")
+        n = len(inputs[self.input_names[0]])
+        chunks = []
+        with torch.inference_mode():
+            for start in range(0, n, BATCH_SIZE):
+                args = [
+                    torch.from_numpy(np.ascontiguousarray(inputs[name][start : start + BATCH_SIZE],
+                                                          dtype=np.float32)).to(self.device)
+                    for name in self.input_names
+                ]
+                chunks.append(torch.softmax(self.model(*args), dim=1).cpu().numpy())
+        if not chunks:
+            n_classes = int(self.config.get("n_classes", len(self.config.get("classes", [])) or 4))
+            return np.zeros((0, n_classes), np.float32)
+        return np.concatenate(chunks).astype(np.float32)
+
+
+def load_engine(model_dir: str | os.PathLike[str], engine: str = "torch", device: str = "auto") -> Engine:
+    """The engine named ``engine`` ("torch" or "onnx") for a model folder."""
+    if engine == "torch":
+        return TorchEngine(model_dir, device=device)
+    if engine == "onnx":
+        try:
+            from cacscore.models.onnx_engine import OnnxEngine
+        except ImportError as exc:
+            raise CacscoreError("the ONNX Runtime engine is not available in this installation; "
+                                "use --engine torch") from exc
+        return OnnxEngine(model_dir, device=device)
+    raise CacscoreError(f"unknown engine {engine!r}; choose 'torch' or 'onnx'")

@@ -1,0 +1,454 @@
+"""The main job: a CT scan in, coronary calcium per artery out (labels, scores, result.json, report.html).
+
+    read_volume -> heart ROI (given mask or cacscore.roi.heart_roi) -> find_candidates (scoring threshold,
+    3-D connected, minimum area) -> classifier inputs -> engine (torch or onnx) -> one class per candidate
+    -> label volume (orCaScore codes) -> score_volume -> outputs
+
+:func:`load_predictor` loads the model once; :meth:`Predictor.predict_volume` runs one scan in memory;
+:func:`predict_to_folder` reads a scan from disk and writes ``OUTDIR/<case id>/`` (calcium mask, result.json,
+report.html, and a DICOM SEG when the input was DICOM) all at once: the case folder appears complete or not
+at all, and nothing is ever written inside an input or over one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from cacscore.candidates import (
+    CandidateInputSpec,
+    CandidateSet,
+    find_candidates,
+    roi_geometry,
+    sample_candidate_inputs,
+)
+from cacscore.errors import CacscoreError
+from cacscore.labels import Artery
+from cacscore.log import get_logger
+from cacscore.volume import Volume
+
+log = get_logger(__name__)
+
+#: The model shipped inside the package (src/cacscore/models/shipped/<name>), used when no --model is given.
+SHIPPED_MODEL_NAME = "candidates-phantom-v1"
+
+MASK_FORMATS: dict[str, tuple[str, type]] = {
+    "nifti": ("calcium.nii.gz", np.uint8),
+    # the orCaScore submission format: MetaImage of short integers on the CTI grid
+    "mhd": ("calcium.mhd", np.int16),
+}
+ENGINES: tuple[str, ...] = ("torch", "onnx")
+RESULT_NAME = "result.json"
+REPORT_NAME = "report.html"
+SEG_NAME = "calcium_seg.dcm"
+
+_IMAGE_ENDINGS = (".nii.gz", ".nii", ".mhd", ".mha", ".nrrd", ".dcm")
+
+
+def shipped_model_dir() -> Path:
+    """Folder of the model shipped with cacscore."""
+    path = Path(__file__).resolve().parent / "models" / "shipped" / SHIPPED_MODEL_NAME
+    if not (path / "config.json").is_file():
+        raise CacscoreError(f"the shipped model is missing from this installation ({path}); "
+                            "reinstall cacscore or give a model folder with --model")
+    return path
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """How ``predict`` runs.
+
+    Attributes:
+        model_dir: model folder; ``None`` means the shipped model.
+        heart_mask: a heart mask file on the scan's grid (any nonzero voxel is heart), or a folder of
+            ``<case id>.<ext>`` masks for several inputs; ``None`` computes the automatic heart ROI.
+        mask_format: "nifti" (calcium.nii.gz, uint8) or "mhd" (calcium.mhd, short integers: orCaScore).
+        engine: "torch" or "onnx".
+        device: "auto", "cpu" or "cuda" (torch engine).
+        overwrite: replace a case folder that already holds results (otherwise the case is skipped).
+        include_phi: allow patient-identifying DICOM fields in outputs (cacscore writes none of them today;
+            the option is recorded so that future fields stay behind it).
+        write_seg: write the labels as a DICOM SEG; ``None`` = when the input is DICOM.
+        scoring_preset: name in ``cacscore.scoring.SCORING_PRESETS``.
+    """
+
+    model_dir: str | os.PathLike[str] | None = None
+    heart_mask: str | os.PathLike[str] | None = None
+    mask_format: Literal["nifti", "mhd"] = "nifti"
+    engine: Literal["torch", "onnx"] = "torch"
+    device: str = "auto"
+    overwrite: bool = False
+    include_phi: bool = False
+    write_seg: bool | None = None
+    scoring_preset: str = "default"
+
+    def __post_init__(self) -> None:
+        if self.mask_format not in MASK_FORMATS:
+            raise CacscoreError(
+                f"mask format must be one of {', '.join(MASK_FORMATS)}, not {self.mask_format!r}")
+        if self.engine not in ENGINES:
+            raise CacscoreError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class Prediction:
+    """The result of one scan in memory.
+
+    Attributes:
+        labels: uint8 (z, y, x) label volume on the input grid (Artery codes; 0 background).
+        candidates: the candidates that were classified.
+        probabilities: (N, 4) class probabilities per candidate (not coronary, LAD, LCX, RCA).
+        classes: (N,) Artery code given to each candidate (0 = not coronary).
+        score: the scoring result (``.to_dict()`` is the JSON of the scoring issue).
+        heart_mask: the ROI used (bool).
+        timings_s: seconds per step.
+        model: model id and class names.
+    """
+
+    labels: np.ndarray
+    candidates: CandidateSet
+    probabilities: np.ndarray
+    classes: np.ndarray
+    score: Any
+    heart_mask: np.ndarray
+    timings_s: dict[str, float]
+    model: dict[str, Any]
+    volume: Volume = field(repr=False)
+
+    def result_dict(self, case_id: str | None = None) -> dict[str, Any]:
+        """The result.json content: the scoring JSON plus case id, model, probabilities and timings."""
+        result: dict[str, Any] = {"case_id": case_id} if case_id is not None else {}
+        result.update(self.score.to_dict())
+        info = self.volume.info
+        scan = result.setdefault("scan", {})
+        for key in ("modality", "manufacturer", "model", "kernel", "series_description"):
+            value = getattr(info, key, None)
+            if value is not None:
+                scan.setdefault(key, value)
+        self._attach_probabilities(result.get("lesions") or [])
+        result["model"] = dict(self.model)
+        result["candidates"] = self.candidate_table()
+        result["timings_s"] = {k: round(v, 4) for k, v in self.timings_s.items()}
+        return result
+
+    def candidate_table(self) -> list[dict[str, Any]]:
+        """One entry per candidate: class, probability of each class, size and position (mm)."""
+        rows = []
+        names = self.model.get("class_names", ["not coronary", "LAD", "LCX", "RCA"])
+        rows_in = zip(self.candidates.candidates, self.probabilities, self.classes, strict=True)
+        for cand, probs, code in rows_in:
+            centre = self.volume.index_to_physical(np.asarray(cand.centroid_zyx))
+            rows.append(
+                {
+                    "index": cand.index,
+                    "label": Artery(int(code)).name if code else "none",
+                    "probability": round(float(probs.max()), 4),
+                    "probabilities": {n: round(float(p), 4) for n, p in zip(names, probs, strict=True)},
+                    "centroid_mm": [round(float(c), 2) for c in centre],
+                    "volume_mm3": round(cand.volume_mm3, 3),
+                    "peak_hu": cand.peak_hu,
+                    "slices": [cand.bbox_zyx[0], cand.bbox_zyx[3] - 1],
+                }
+            )
+        return rows
+
+    def _attach_probabilities(self, lesions: list[dict]) -> None:
+        """Give each scored lesion the probability of the candidate it came from (by its centroid)."""
+        if not lesions or not len(self.candidates):
+            return
+        centroids = np.array([c.centroid_zyx for c in self.candidates.candidates])
+        spacing = np.asarray(self.volume.spacing_zyx_mm)
+        inverse = np.linalg.inv(self.volume.direction)
+        for lesion in lesions:
+            centre = lesion.get("centroid_mm")
+            if centre is None:
+                continue
+            xyz = inverse @ (np.asarray(centre, float) - np.asarray(self.volume.origin_xyz_mm))
+            zyx = xyz[::-1] / spacing
+            idx = tuple(np.clip(np.round(zyx).astype(int), 0, np.asarray(self.volume.shape) - 1))
+            hit = int(self.candidates.label_map[idx])
+            if hit == 0:  # centroid outside the voxels (curved lesion): nearest candidate centroid
+                hit = int(np.argmin((((centroids - zyx) * spacing) ** 2).sum(axis=1))) + 1
+            lesion["probability"] = round(float(self.probabilities[hit - 1].max()), 4)
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    """What happened to one input: ``status`` "ok", "error" or "skipped"."""
+
+    case_id: str
+    status: Literal["ok", "error", "skipped"]
+    result: dict | None
+    error: str | None
+    seconds: float
+    output_dir: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"case_id": self.case_id, "status": self.status, "result": self.result, "error": self.error,
+                "seconds": self.seconds, "output_dir": self.output_dir}
+
+
+def scoring_threshold_hu(volume: Volume, settings: Any) -> float:
+    """The calcium threshold (HU) the scoring settings apply to ``volume`` (the kVp table when unset)."""
+    from cacscore.scoring import resolve_threshold
+
+    return float(resolve_threshold(settings, volume.info.kvp)[0])
+
+
+class Predictor:
+    """A loaded model plus the settings to run it; reuse one across many scans.
+
+    Args:
+        engine: an :class:`~cacscore.models.engine.Engine` (its config.json holds the input spec).
+        options: predict options (scoring preset).
+    """
+
+    def __init__(self, engine: Any, options: PredictOptions = PredictOptions()) -> None:
+        from cacscore.scoring import get_preset
+
+        self.engine = engine
+        self.options = options
+        config = engine.config
+        self.spec = CandidateInputSpec.from_dict(config.get("input_spec", {}))
+        self.class_codes = np.asarray(config.get("class_codes", [0, 1, 2, 3]), dtype=np.uint8)
+        self.class_names = list(config.get("class_names", ["not coronary", "LAD", "LCX", "RCA"]))
+        candidate_cfg = config.get("candidates", {})
+        self.connectivity = int(candidate_cfg.get("connectivity", 26))
+        self.settings = get_preset(options.scoring_preset)
+        self.model_info = {
+            "id": str(config.get("model_id") or Path(engine.model_dir).name),
+            "engine": options.engine,
+            "class_names": self.class_names,
+        }
+
+    def predict_volume(self, volume: Volume, heart_mask: np.ndarray | None = None) -> Prediction:
+        """Classify and score one scan; ``heart_mask`` (bool, the scan's grid) replaces the automatic ROI."""
+        from cacscore.scoring import score_volume
+
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        if heart_mask is None:
+            from cacscore.roi import heart_roi
+
+            roi = np.asarray(heart_roi(volume), dtype=bool)
+        else:
+            roi = np.asarray(heart_mask).astype(bool, copy=False)
+            if roi.shape != volume.shape:
+                raise CacscoreError(f"the heart mask has shape {roi.shape}, the scan {volume.shape} "
+                                    "(z, y, x); give a mask on the scan's grid")
+        timings["heart_roi"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        settings = self.settings
+        min_area = max(settings.min_area_mm2, getattr(settings, "min_voxels", 0) * volume.pixel_area_mm2)
+        candidates = find_candidates(volume, roi, threshold_hu=scoring_threshold_hu(volume, settings),
+                                     connectivity=self.connectivity, min_area_mm2=min_area)
+        timings["candidates"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        inputs = sample_candidate_inputs(volume, candidates, roi_geometry(volume, roi), self.spec)
+        timings["inputs"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        if len(candidates):
+            probabilities = self.engine.predict_proba(inputs)
+        else:
+            probabilities = np.zeros((0, len(self.class_codes)), np.float32)
+        classes = self.class_codes[probabilities.argmax(axis=1)] if len(candidates) else np.zeros(0, np.uint8)
+        labels = candidates.paint(classes, dtype=np.uint8)
+        timings["classify"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        score = score_volume(volume, labels, settings)
+        timings["score"] = time.perf_counter() - t
+        log.info("%d candidate(s), %d coronary", len(candidates), int(np.count_nonzero(classes)))
+        return Prediction(labels, candidates, probabilities, classes, score, roi, timings,
+                          dict(self.model_info), volume)
+
+
+def load_predictor(options: PredictOptions = PredictOptions()) -> Predictor:
+    """Load the model named by ``options`` (the shipped one by default) once, for many scans."""
+    from cacscore.models.engine import load_engine
+
+    model_dir = Path(options.model_dir) if options.model_dir is not None else shipped_model_dir()
+    if not model_dir.is_dir():
+        raise CacscoreError(f"model folder {model_dir} does not exist; "
+                            "give the folder `cacscore train` wrote")
+    return Predictor(load_engine(model_dir, options.engine, options.device), options)
+
+
+def case_id_for(input_path: str | os.PathLike[str]) -> str:
+    """The case id of an input: a folder's name, or a file's name without .nii.gz/.nii/.mhd/.mha/.nrrd/.dcm.
+
+    Never a DICOM field (patient name or ID): ids come from the file system only.
+    """
+    path = Path(input_path)
+    name = path.resolve().name if str(path) in (".", "..") or path.name == "" else path.name
+    if not path.is_dir():
+        lower = name.lower()
+        for ending in _IMAGE_ENDINGS:
+            if lower.endswith(ending) and len(name) > len(ending):
+                name = name[: -len(ending)]
+                break
+    return name or "case"
+
+
+def _is_dicom_input(path: Path, volume: Volume) -> bool:
+    return path.is_dir() or path.suffix.lower() == ".dcm" or volume.info.series_uid is not None
+
+
+def check_output_location(input_path: Path, case_dir: Path) -> None:
+    """Refuse a case folder that lies inside an input folder, holds the input, or is the input."""
+    src = input_path.resolve()
+    dst = case_dir.resolve()
+    if src == dst or src.is_relative_to(dst):
+        raise CacscoreError(f"the output folder {case_dir} would hold or replace the input {input_path}; "
+                            "choose another -o folder")
+    if src.is_dir() and dst.is_relative_to(src):
+        raise CacscoreError(f"the output folder {case_dir} lies inside the input folder {input_path}; "
+                            "cacscore never writes next to its inputs: choose another -o folder")
+
+
+def heart_mask_path_for(options: PredictOptions, case_id: str) -> Path | None:
+    """The heart mask file of a case: the given file, or ``<case id>.<ext>`` in the given folder."""
+    if options.heart_mask is None:
+        return None
+    path = Path(options.heart_mask)
+    if path.is_dir():
+        for ending in (".nii.gz", ".nii", ".mhd", ".mha", ".nrrd"):
+            candidate = path / f"{case_id}{ending}"
+            if candidate.is_file():
+                return candidate
+        raise CacscoreError(f"no heart mask for case {case_id} in {path} (expected {case_id}.nii.gz or "
+                            f"{case_id}.mhd, ...)")
+    if not path.is_file():
+        raise CacscoreError(f"heart mask {path} does not exist")
+    return path
+
+
+def _load_heart_mask(path: Path, volume: Volume) -> np.ndarray:
+    try:
+        from cacscore.roi import load_heart_mask
+    except ImportError:
+        from cacscore.io import read_mask
+
+        return read_mask(path, like=volume) > 0
+    return np.asarray(load_heart_mask(path, volume), dtype=bool)
+
+
+def write_case_outputs(
+    case_dir: Path,
+    prediction: Prediction,
+    result: dict,
+    options: PredictOptions,
+    *,
+    dicom_input: bool,
+) -> dict[str, float]:
+    """Write a case's files into a hidden sibling folder, then move it to ``case_dir`` in one rename."""
+    from cacscore.io import write_mask
+    from cacscore.reporting import render_report_html, write_result_json
+
+    timings: dict[str, float] = {}
+    parent = case_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = parent / f".{case_dir.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        t = time.perf_counter()
+        name, dtype = MASK_FORMATS[options.mask_format]
+        write_mask(prediction.labels, prediction.volume, staging / name, dtype=dtype)
+        timings["write_mask"] = time.perf_counter() - t
+        write_seg = dicom_input if options.write_seg is None else options.write_seg
+        if write_seg:
+            t = time.perf_counter()
+            _write_seg(staging / SEG_NAME, prediction)
+            timings["write_seg"] = time.perf_counter() - t
+        t = time.perf_counter()
+        page = render_report_html(result, prediction.volume, prediction.labels)
+        (staging / REPORT_NAME).write_text(page, encoding="utf-8")
+        timings["report"] = time.perf_counter() - t
+        result["timings_s"].update({k: round(v, 4) for k, v in timings.items()})
+        write_result_json(result, staging / RESULT_NAME)
+        if case_dir.exists():
+            old = parent / f".{case_dir.name}.old-{os.getpid()}"
+            os.replace(case_dir, old)
+            os.replace(staging, case_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, case_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return timings
+
+
+def _write_seg(path: Path, prediction: Prediction) -> None:
+    try:
+        from cacscore.io.seg import write_dicom_seg
+    except ImportError:
+        log.info("DICOM SEG output is not available in this installation; skipped")
+        return
+    if not prediction.labels.any():
+        log.info("no coronary calcium: no DICOM SEG written")
+        return
+    write_dicom_seg(prediction.labels, prediction.volume, path)
+
+
+def predict_to_folder(
+    input_path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    options: PredictOptions = PredictOptions(),
+    predictor: Predictor | None = None,
+) -> CaseOutcome:
+    """Predict one input (DICOM folder or image file) and write ``out_dir/<case id>/``.
+
+    Returns a :class:`CaseOutcome`; user errors (unreadable input, wrong heart mask, output inside the
+    input) give status "error" with the message, and nothing is written for that case. A case folder that
+    already holds a result.json is "skipped" unless ``options.overwrite``.
+    """
+    start = time.perf_counter()
+    input_path = Path(input_path)
+    case_id = case_id_for(input_path)
+    case_dir = Path(out_dir) / case_id
+
+    def outcome(status, result=None, error=None):
+        return CaseOutcome(case_id, status, result, error, round(time.perf_counter() - start, 3),
+                           str(case_dir) if status != "error" else None)
+
+    try:
+        if not input_path.exists():
+            raise CacscoreError(f"{input_path} does not exist; give a DICOM folder or an image file")
+        check_output_location(input_path, case_dir)
+        if (case_dir / RESULT_NAME).is_file() and not options.overwrite:
+            from cacscore.reporting import read_result_json
+
+            log.info("%s: results exist, skipped (use --overwrite to redo)", case_id)
+            return outcome("skipped", read_result_json(case_dir / RESULT_NAME))
+        if case_dir.exists() and any(case_dir.iterdir()) and not options.overwrite:
+            raise CacscoreError(f"{case_dir} exists and is not a cacscore result; "
+                                "use --overwrite or another -o")
+        t = time.perf_counter()
+        from cacscore.io import read_volume
+
+        volume = read_volume(input_path)
+        read_s = time.perf_counter() - t
+        mask_path = heart_mask_path_for(options, case_id)
+        heart_mask = _load_heart_mask(mask_path, volume) if mask_path is not None else None
+        predictor = predictor or load_predictor(options)
+        prediction = predictor.predict_volume(volume, heart_mask)
+        result = prediction.result_dict(case_id)
+        result["timings_s"] = {"read": round(read_s, 4), **result["timings_s"]}
+        write_case_outputs(case_dir, prediction, result, options,
+                           dicom_input=_is_dicom_input(input_path, volume))
+        result["timings_s"]["total"] = round(time.perf_counter() - start, 4)
+        return outcome("ok", result)
+    except CacscoreError as exc:
+        log.error("%s: %s", case_id, exc)
+        return outcome("error", error=str(exc))

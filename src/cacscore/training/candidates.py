@@ -1,0 +1,431 @@
+"""The "candidates" training task: teach :class:`~cacscore.models.candidate_net.CandidateNet` to label every
+calcium candidate as not coronary, LAD (incl. left main), LCX or RCA.
+
+Training data come from cases with reference labels (orCaScore codes): each case's candidates are found
+exactly as at inference (:func:`cacscore.candidates.find_candidates` with the scoring threshold and minimum
+area), and each candidate's target is the majority reference label of its voxels (0 when it overlaps no
+reference lesion; :func:`cacscore.candidates.reference_classes`). Inputs are sampled once plainly and
+``n_augment`` times with random HU shift/scale, noise, rotation, zoom, jitter and ROI-position shifts
+(:class:`cacscore.candidates.Augmentation`), so training sees each lesion under many scanners.
+
+The heart ROI used for the position features is the automatic one (``roi="auto"``, what ``predict`` uses
+by default) or the case's own heart mask (``roi="reference"``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cacscore.candidates import (
+    FEATURE_NAMES,
+    Augmentation,
+    CandidateInputSpec,
+    find_candidates,
+    reference_classes,
+    roi_geometry,
+    sample_candidate_inputs,
+)
+from cacscore.labels import Artery
+from cacscore.log import get_logger
+from cacscore.training.recipes import Recipe
+from cacscore.training.tasks import TrainOptions
+from cacscore.volume import Volume
+
+log = get_logger(__name__)
+
+#: Reference label (Artery code) -> class index of the network (LM counts as LAD, as in orCaScore).
+CODE_TO_CLASS: dict[int, int] = {
+    int(Artery.BACKGROUND): 0,
+    int(Artery.LAD): 1,
+    int(Artery.LM): 1,
+    int(Artery.LCX): 2,
+    int(Artery.RCA): 3,
+}
+
+
+@dataclass(frozen=True)
+class CandidateSampling:
+    """How training samples are drawn from a case's candidates (recorded in the model folder).
+
+    Attributes:
+        n_augment: augmented copies sampled per candidate, besides the plain one.
+        max_negatives_per_case: most not-coronary candidates kept per case (the largest and densest half,
+            the rest at random), so one noisy scan does not flood the training set.
+        connectivity: 3-D connectivity of the candidates (6, 18, 26); predict uses the same.
+        scoring_preset: scoring settings whose threshold and minimum area define the candidates.
+        augmentation: the random changes applied to the augmented copies.
+    """
+
+    n_augment: int = 4
+    max_negatives_per_case: int = 60
+    connectivity: int = 26
+    scoring_preset: str = "default"
+    augmentation: Augmentation = field(default_factory=Augmentation)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _recipe(name: str, description: str, **changes) -> Recipe:
+    base = {
+        "architecture": "candidate_net",
+        "architecture_kwargs": {"n_features": len(FEATURE_NAMES), "n_classes": 4, "width": 16,
+                                "dropout": 0.2},
+        "epochs": 30,
+        "batch_size": 128,
+        "lr": 2e-3,
+        "eps": 1e-8,
+        "weight_decay": 1e-4,
+        "lr_schedule": "cosine",
+        "class_balance": "none",
+        "early_stopping_patience": 8,
+        "calibrate": True,
+        "threshold": "argmax",
+        "fractions": (0.85, 0.15, 0.0),
+    }
+    base.update(changes)
+    return Recipe(name=name, description=description, **base)
+
+
+#: Recipes of the "candidates" task: name -> (trainer recipe, sampling). "default" trains the shipped
+#: model; "smoke" is a seconds-long run for tests.
+CANDIDATE_RECIPES: dict[str, tuple[Recipe, CandidateSampling]] = {
+    "default": (
+        _recipe("default", "CandidateNet (multi-scale 2.5-D patches + ROI position features), 4 classes, "
+                "4 augmented copies per candidate, cosine LR, early stopping, temperature calibration"),
+        CandidateSampling(),
+    ),
+    "smoke": (
+        _recipe("smoke", "tiny CandidateNet, 2 epochs (tests only)", epochs=2, early_stopping_patience=None,
+                architecture_kwargs={"n_features": len(FEATURE_NAMES), "n_classes": 4, "width": 4,
+                                     "dropout": 0.0}, fractions=(0.67, 0.33, 0.0)),
+        CandidateSampling(n_augment=1, max_negatives_per_case=10),
+    ),
+}
+
+
+def candidate_recipe(recipe: Recipe | str) -> tuple[Recipe, CandidateSampling]:
+    """The candidates task's recipe for what ``cacscore train --recipe`` gave (a name or a Recipe).
+
+    A Recipe whose architecture is ``candidate_net`` is used as it is (with the default sampling); any other
+    is looked up by name in :data:`CANDIDATE_RECIPES` (so ``--recipe default`` means this task's default).
+    """
+    from cacscore.errors import CacscoreError
+
+    if isinstance(recipe, Recipe) and recipe.architecture == "candidate_net":
+        return recipe, CANDIDATE_RECIPES.get(recipe.name, CANDIDATE_RECIPES["default"])[1]
+    name = recipe if isinstance(recipe, str) else recipe.name
+    if name not in CANDIDATE_RECIPES:
+        raise CacscoreError(f"recipe {name!r} is not one of the candidates task; "
+                            f"choose one of {', '.join(CANDIDATE_RECIPES)}")
+    return CANDIDATE_RECIPES[name]
+
+
+@dataclass(frozen=True, eq=False)
+class CandidateSamples:
+    """Classifier inputs and targets of many candidates (training samples).
+
+    Attributes:
+        inputs: named arrays, ``{"patches": (N, C, H, W), "features": (N, F)}``.
+        targets: (N,) class index (0 not coronary, 1 LAD, 2 LCX, 3 RCA).
+        groups: (N,) case id of each sample (what splits group by).
+        augmented: (N,) whether the sample is an augmented copy.
+    """
+
+    inputs: dict[str, np.ndarray]
+    targets: np.ndarray
+    groups: np.ndarray
+    augmented: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def subset(self, index: np.ndarray) -> CandidateSamples:
+        return CandidateSamples(
+            {k: v[index] for k, v in self.inputs.items()},
+            self.targets[index],
+            self.groups[index],
+            self.augmented[index],
+        )
+
+    @staticmethod
+    def concat(parts: Sequence[CandidateSamples], spec: CandidateInputSpec) -> CandidateSamples:
+        if not parts:
+            return CandidateSamples(
+                {
+                    "patches": np.zeros((0, spec.n_channels, spec.size_px, spec.size_px), np.float32),
+                    "features": np.zeros((0, spec.n_features), np.float32),
+                },
+                np.zeros(0, np.int64),
+                np.zeros(0, object),
+                np.zeros(0, bool),
+            )
+        return CandidateSamples(
+            {k: np.concatenate([p.inputs[k] for p in parts]) for k in parts[0].inputs},
+            np.concatenate([p.targets for p in parts]),
+            np.concatenate([p.groups for p in parts]),
+            np.concatenate([p.augmented for p in parts]),
+        )
+
+    def class_counts(self, n_classes: int = 4) -> list[int]:
+        return np.bincount(self.targets, minlength=n_classes).tolist()
+
+
+def case_samples(
+    case_id: str,
+    volume: Volume,
+    reference: np.ndarray,
+    roi: np.ndarray,
+    spec: CandidateInputSpec,
+    recipe: CandidateSampling,
+    rng: np.random.Generator,
+    *,
+    threshold_hu: float,
+    min_area_mm2: float,
+) -> CandidateSamples:
+    """The training samples of one case: every candidate plainly, plus ``recipe.n_augment`` random copies."""
+    cands = find_candidates(
+        volume, roi, threshold_hu=threshold_hu, connectivity=recipe.connectivity, min_area_mm2=min_area_mm2
+    )
+    codes = reference_classes(cands, reference)
+    targets = np.array([CODE_TO_CLASS.get(int(c), -1) for c in codes], dtype=np.int64)
+    keep = np.flatnonzero(targets >= 0)
+    negatives = keep[targets[keep] == 0]
+    if negatives.size > recipe.max_negatives_per_case:
+        # keep the hardest-looking half (largest, densest) and a random rest
+        size = np.array([cands.candidates[i].volume_mm3 * cands.candidates[i].peak_hu for i in negatives])
+        order = negatives[np.argsort(-size, kind="stable")]
+        half = recipe.max_negatives_per_case // 2
+        rest = rng.choice(order[half:], size=recipe.max_negatives_per_case - half, replace=False)
+        negatives = np.concatenate([order[:half], rest])
+    chosen = np.sort(np.concatenate([keep[targets[keep] > 0], negatives]))
+    if chosen.size < len(cands):
+        cands = _select(cands, chosen)
+        targets = targets[chosen]
+    geometry = roi_geometry(volume, roi)
+    parts = [sample_candidate_inputs(volume, cands, geometry, spec)]
+    for _ in range(recipe.n_augment):
+        parts.append(
+            sample_candidate_inputs(volume, cands, geometry, spec, rng=rng, augmentation=recipe.augmentation)
+        )
+    n = len(cands)
+    return CandidateSamples(
+        {k: np.concatenate([p[k] for p in parts]) for k in parts[0]},
+        np.tile(targets, len(parts)),
+        np.full(n * len(parts), case_id, dtype=object),
+        np.repeat(np.arange(len(parts)) > 0, n),
+    )
+
+
+def _select(cands, chosen: np.ndarray):
+    """The candidate set restricted to positions ``chosen`` (label map keeps their original indices)."""
+    from cacscore.candidates import CandidateSet
+
+    keep_ids = np.array([cands.candidates[i].index for i in chosen])
+    lut = np.zeros(len(cands) + 1, np.int32)
+    lut[keep_ids] = keep_ids
+    kept = tuple(cands.candidates[i] for i in chosen)
+    return CandidateSet(lut[cands.label_map], kept, cands.threshold_hu, cands.connectivity)
+
+
+def collect_samples(
+    cases: Iterable[tuple[str, Volume, np.ndarray, np.ndarray | None]],
+    spec: CandidateInputSpec,
+    sampling: CandidateSampling,
+    seed: int,
+    *,
+    roi_source: str = "reference",
+    progress: Callable[[Iterable], Iterable] | None = None,
+) -> CandidateSamples:
+    """Samples of many cases given as ``(case_id, volume, reference labels, heart mask or None)``.
+
+    The heart ROI is the case's mask with ``roi_source="reference"`` (the automatic one where a case has
+    none), or always the automatic one with ``roi_source="auto"`` (what ``predict`` uses by default).
+    """
+    from cacscore.pipeline import scoring_threshold_hu
+    from cacscore.scoring import get_preset
+
+    settings = get_preset(sampling.scoring_preset)
+    rng = np.random.default_rng(seed)
+    parts = []
+    iterator = progress(cases) if progress else cases
+    for case_id, volume, reference, heart_mask in iterator:
+        if roi_source == "auto" or heart_mask is None:
+            from cacscore.roi import heart_roi
+
+            roi = np.asarray(heart_roi(volume), dtype=bool)
+        else:
+            roi = np.asarray(heart_mask, dtype=bool)
+        min_area = max(settings.min_area_mm2, settings.min_voxels * volume.pixel_area_mm2)
+        parts.append(case_samples(case_id, volume, reference, roi, spec, sampling, rng,
+                                  threshold_hu=scoring_threshold_hu(volume, settings), min_area_mm2=min_area))
+    return CandidateSamples.concat(parts, spec)
+
+
+def classification_metrics(probabilities: np.ndarray, targets: np.ndarray) -> dict:
+    """Accuracy, per-class recall, coronary-vs-not sensitivity/specificity, artery accuracy on coronary
+    candidates, log loss and the confusion matrix (rows: truth, columns: prediction; classes
+    not coronary, LAD, LCX, RCA)."""
+    pred = probabilities.argmax(1) if len(probabilities) else np.zeros(0, int)
+    y = np.asarray(targets, dtype=int)
+    confusion = np.zeros((4, 4), int)
+    np.add.at(confusion, (y, pred), 1)
+    recall = [float(confusion[c, c] / confusion[c].sum()) if confusion[c].sum() else None for c in range(4)]
+    coronary = y > 0
+    eps = 1e-7
+    return {
+        "n": len(y),
+        "log_loss": (float(-np.log(np.clip(probabilities[np.arange(len(y)), y], eps, 1)).mean())
+                     if len(y) else None),
+        "accuracy": float((pred == y).mean()) if len(y) else None,
+        "coronary_sensitivity": float((pred[coronary] > 0).mean()) if coronary.any() else None,
+        "coronary_specificity": float((pred[~coronary] == 0).mean()) if (~coronary).any() else None,
+        "artery_accuracy": float((pred[coronary] == y[coronary]).mean()) if coronary.any() else None,
+        "recall_per_class": recall,
+        "confusion": confusion.tolist(),
+    }
+
+
+def _identity_transform(batch, training, generator):
+    """The trainer's batch transform: inputs are sampled (and augmented) beforehand, passed as they are."""
+    return tuple(batch[name] for name in ("patches", "features"))
+
+
+def _case_stream(cases: Sequence, roi_source: str):
+    for case in cases:
+        volume = case.load_volume()
+        labels = case.load_labels(volume)
+        mask = case.load_heart_mask(volume) if roi_source == "reference" else None
+        yield case.case_id, volume, labels, mask
+
+
+def train_candidates(
+    cases: Sequence, recipe: Recipe | str, out_dir: str | os.PathLike[str], options: TrainOptions
+) -> Path:
+    """The "candidates" task of ``cacscore train``: sample, split by patient, train, write a model folder.
+
+    The model folder's config.json holds everything predict needs (architecture, input spec and names,
+    class codes, candidate settings) and how it was made (recipe, sampling, options, seed, split, history);
+    dataset.json holds the cases, vendors and class counts; metrics.json the validation (and test) figures.
+    """
+    from cacscore.errors import CacscoreError
+    from cacscore.models.candidate_net import CLASS_CODES, CLASS_NAMES
+    from cacscore.models.checkpoint import json_text, save_model_folder
+    from cacscore.training.splits import indices_by_patient, split_by_patient, unique_patients
+    from cacscore.training.trainer import (
+        ArrayData,
+        predict_logits,
+        resolve_device,
+        seeded_model,
+        softmax_np,
+        train_classifier,
+    )
+
+    if options.folds:
+        raise CacscoreError("the candidates task trains one model; --folds is for the patches task")
+    if options.split != "patient":
+        raise CacscoreError("the candidates task splits by patient only; leave --split out")
+    recipe, sampling = candidate_recipe(recipe)
+    overrides = {k: v for k, v in (("epochs", options.epochs),) if v is not None}
+    recipe = recipe.with_overrides(**overrides)
+    cases = [c for c in cases if c.has_reference]
+    if len(cases) < 3:
+        raise CacscoreError(f"the candidates task needs at least 3 cases with reference labels, "
+                            f"the dataset has {len(cases)}")
+    spec = CandidateInputSpec()
+    t0 = time.perf_counter()
+    wrap = None
+    if options.progress:
+        from tqdm.auto import tqdm
+
+        def wrap(it):
+            return tqdm(it, desc="candidates", unit="case", total=len(cases))
+
+    samples = collect_samples(_case_stream(cases, options.roi_source), spec, sampling, options.seed,
+                              roi_source=options.roi_source, progress=wrap)
+    sampling_seconds = time.perf_counter() - t0
+    patient_of = {c.case_id: (c.patient_id or c.case_id) for c in cases}
+    vendor_of = {(c.patient_id or c.case_id): str(c.vendor) for c in cases}
+    patients = unique_patients(list(patient_of.values()))
+    groups = split_by_patient(patients, recipe.fractions, options.seed,
+                              [vendor_of[p] for p in patients] if options.stratify_vendor else None)
+    item_patients = np.array([patient_of[g] for g in samples.groups], dtype=object)
+    index = indices_by_patient(item_patients, groups)
+    # validation and test use the plain samples only (augmented copies are for training)
+    for name in ("val", "test"):
+        index[name] = index[name][~samples.augmented[index[name]]]
+    splits = {name: samples.subset(idx) for name, idx in index.items()}
+    if not (splits["train"].targets > 0).any():
+        raise CacscoreError("the training cases hold no coronary calcium candidate; add cases with calcium")
+    log.info("candidates: %s", {n: s.class_counts() for n, s in splits.items()})
+
+    def arrays(s: CandidateSamples) -> ArrayData:
+        return ArrayData(s.inputs, s.targets)
+
+    model = seeded_model(recipe.architecture, recipe.architecture_kwargs, options.seed)
+    device = resolve_device(options.device)
+    result = train_classifier(model, arrays(splits["train"]), arrays(splits["val"]), recipe,
+                              _identity_transform, seed=options.seed, device=device,
+                              num_threads=options.num_threads, progress=options.progress,
+                              description="train candidates")
+    if not result.temperature_folded and result.temperature != 1.0:
+        raise CacscoreError("the calibration temperature could not be folded into the network")
+    metrics: dict = {"temperature": result.temperature}
+    for name in ("train", "val", "test"):
+        data = splits[name]
+        if len(data):
+            plain = data if name != "train" else data.subset(np.flatnonzero(~data.augmented))
+            logits = predict_logits(result.model, arrays(plain), _identity_transform, device)
+            metrics[name] = classification_metrics(softmax_np(logits), plain.targets)
+    config = {
+        "task": "candidates",
+        "classes": list(CLASS_NAMES),
+        "class_names": list(CLASS_NAMES),
+        "class_codes": list(CLASS_CODES),
+        "n_classes": len(CLASS_CODES),
+        "inputs": spec.input_shapes(),
+        "input_spec": spec.to_dict(),
+        "feature_names": list(FEATURE_NAMES),
+        "candidates": {"connectivity": sampling.connectivity, "scoring_preset": sampling.scoring_preset,
+                       "min_area": "a candidate is kept when one slice holds >= the scoring min area"},
+        "recipe": recipe.to_dict(),
+        "recipe_overrides": overrides,
+        "sampling": sampling.to_dict(),
+        "roi_source": options.roi_source,
+        "seed": options.seed,
+        "options": options.to_dict(),
+        "decision": {"rule": "argmax", "temperature": result.temperature,
+                     "temperature_folded": result.temperature_folded},
+        "split": {"mode": "patient", "fractions": list(recipe.fractions), "seed": options.seed,
+                  "stratified_by_vendor": bool(options.stratify_vendor)},
+        "training": {
+            "sampling_seconds": round(sampling_seconds, 2),
+            "epochs_planned": recipe.epochs,
+            "epochs_run": result.epochs_run,
+            "best_epoch": result.best_epoch,
+            "stopped_early": result.stopped_early,
+            "seconds": round(result.seconds, 2),
+            "device": result.device,
+            "num_threads": result.num_threads,
+            "history": result.history,
+        },
+    }
+    dataset = {
+        "n_cases": len(cases),
+        "case_ids": [c.case_id for c in cases],
+        "vendors": dict(sorted(Counter(str(c.vendor) for c in cases).items())),
+        "image_paths": [str(c.image_path) for c in cases],
+        "class_counts": {n: s.class_counts() for n, s in splits.items()},
+        "n_samples": len(samples),
+    }
+    out = save_model_folder(out_dir, result.model.cpu(), architecture=recipe.architecture,
+                            architecture_kwargs=recipe.architecture_kwargs, config=config, metrics=metrics,
+                            dataset=dataset, extra_files={"split.json": json_text(groups)})
+    return out
