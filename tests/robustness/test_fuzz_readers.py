@@ -174,3 +174,17 @@ def test_seed_files_are_valid(seeds):
         assert read_volume(seeds[fmt][0]).shape == (4, 8, 10) or fmt == ".dcm"
     assert read_volume(seeds["dicom_folder"][0].parent).shape == (4, 8, 10)
     shutil.rmtree(Path(tempfile.mkdtemp()))
+
+
+@FUZZ
+@given(fmt=st.sampled_from([".nii", ".nii.gz", ".mha", ".nrrd", ".mhd"]), position=st.floats(0.0, 0.999))
+def test_truncated_image_files_are_refused_not_read_silently(seeds, fmt, position):
+    """ITK's NIfTI reader fills a truncated file's missing voxels without a word: cacscore must refuse it."""
+    files = seeds[fmt]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for f in files:
+            data = f.read_bytes()
+            (folder / f.name).write_bytes(data[: int(position * len(data))] if f == files[-1] else data)
+        with pytest.raises(CacscoreError):
+            read_volume(folder / files[0].name)

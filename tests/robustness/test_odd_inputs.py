@@ -64,7 +64,7 @@ def test_missing_slice_is_a_clear_error(tmp_path):
     files = sorted(write_dicom_series(volume, tmp_path / "dicom"))
     middle = min(files, key=lambda f: abs(float(pydicom.dcmread(f).ImagePositionPatient[2]) - (10.0 + 9.0)))
     middle.unlink()  # slice at z = 19 mm of 10, 13, ..., 25
-    with pytest.raises(CacscoreError, match="(?i)missing|gap"):
+    with pytest.raises(CacscoreError, match=r"(?i)missing|gap"):
         read_volume(tmp_path / "dicom")
 
 

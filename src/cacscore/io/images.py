@@ -47,6 +47,8 @@ def read_sitk(path: str | os.PathLike[str]):
         raise CacscoreError(f"{p} does not exist; give an existing image file or DICOM folder")
     if image_suffix(p) == ".mhd":
         _check_mhd_data_file(p)
+    if image_suffix(p) in (".nii", ".nii.gz"):
+        _check_nifti_complete(p)
     try:
         image = sitk.ReadImage(str(p))
     except RuntimeError as exc:
@@ -90,6 +92,54 @@ def _check_mhd_data_file(header: Path) -> None:
                     f"{data.name} holds {data.stat().st_size} bytes where {header.name} needs {expected}; "
                     "the data file is truncated"
                 )
+
+
+def _check_nifti_complete(path: Path) -> None:
+    """A truncated or corrupted NIfTI file is an error (ITK's NIfTI reader fills missing voxels silently).
+
+    The gzip stream of a .nii.gz is read to its end (its CRC and length are checked by :mod:`gzip`), and the
+    data must be as long as the header says: vox_offset + voxels x bitpix / 8 bytes (NIfTI-1 and NIfTI-2).
+    """
+    import gzip
+    import struct
+    import zlib
+
+    try:
+        if path.name.lower().endswith(".gz"):
+            with gzip.open(path, "rb") as fh:
+                header = fh.read(540)
+                size = len(header)
+                while chunk := fh.read(1 << 24):
+                    size += len(chunk)
+        else:
+            with open(path, "rb") as fh:
+                header = fh.read(540)
+            size = path.stat().st_size
+    except (OSError, EOFError, zlib.error) as exc:
+        raise CacscoreError(
+            f"cannot read {path}: the file is damaged or not an image (compressed data truncated or "
+            f"corrupt: {type(exc).__name__}); copy or export it again"
+        ) from None
+    expected = None
+    for endian in "<>":
+        if len(header) >= 348 and struct.unpack(f"{endian}i", header[:4])[0] == 348:  # NIfTI-1
+            dims = struct.unpack(f"{endian}8h", header[40:56])
+            bitpix = struct.unpack(f"{endian}h", header[72:74])[0]
+            offset = int(struct.unpack(f"{endian}f", header[108:112])[0])
+        elif len(header) >= 540 and struct.unpack(f"{endian}i", header[:4])[0] == 540:  # NIfTI-2
+            bitpix = struct.unpack(f"{endian}h", header[14:16])[0]
+            dims = struct.unpack(f"{endian}8q", header[16:80])
+            offset = int(struct.unpack(f"{endian}q", header[168:176])[0])
+        else:
+            continue
+        if 1 <= dims[0] <= 7 and bitpix > 0:
+            expected = offset + int(np.prod([max(int(d), 1) for d in dims[1 : dims[0] + 1]])) * bitpix // 8
+        break
+    if expected is not None and size < expected:
+        raise CacscoreError(
+            f"cannot read {path}: the file is damaged or not an image (truncated: {size} bytes where its "
+            f"header needs {expected}); copy or export it again"
+        )
 
 
 def geometry_of(image) -> tuple[tuple[float, float, float], tuple[float, float, float], np.ndarray]:
