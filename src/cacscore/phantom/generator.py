@@ -79,6 +79,20 @@ def _make_grid(rng, preset: AcquisitionPreset, heart: HeartGeometry, overrides: 
     return Grid(shape=(int(n), 512, 512), spacing_zyx_mm=(inc, px, px), origin_xyz_mm=origin)
 
 
+def _streams(seed: int) -> list[np.random.Generator]:
+    """Independent generators for anatomy, lesions, look-alikes, noise and acquisition."""
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(5)]
+
+
+def target_category(seed: int) -> int:
+    """The risk category (0..4) that case ``seed`` aims at, without generating it (its first lesion draw).
+
+    The category the case ends up in (truth ``scores``) can be lower when small lesions fall below the
+    threshold after partial volume and noise, as in real scans.
+    """
+    return draw_category(_streams(seed)[1])
+
+
 def generate_case(seed: int, vendor: str | AcquisitionPreset = "siemens", **overrides) -> PhantomCase:
     """Generate one phantom scan.
 
@@ -96,8 +110,7 @@ def generate_case(seed: int, vendor: str | AcquisitionPreset = "siemens", **over
     if unknown:
         raise CacscoreError(f"unknown phantom option(s) {sorted(unknown)}; known: {', '.join(OVERRIDES)}")
     preset = get_preset(vendor)
-    ss = np.random.SeedSequence(int(seed))
-    r_anat, r_les, r_look, r_noise, r_acq = (np.random.default_rng(s) for s in ss.spawn(5))
+    r_anat, r_les, r_look, r_noise, r_acq = _streams(seed)
 
     body = draw_body(r_anat)
     heart = _place_heart(r_anat, body)
