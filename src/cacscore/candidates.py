@@ -399,6 +399,7 @@ def sample_candidate_inputs(
     half = (size - 1) / 2.0
     grid = (np.arange(size, dtype=np.float64) - half)
     gy, gx = np.meshgrid(grid, grid, indexing="ij")  # rows -> posterior, columns -> left (LPS)
+    roi_slices: dict[int, np.ndarray] = {}
 
     for i, cand in enumerate(candidates.candidates):
         cz, cy, cx = cand.centroid_zyx
@@ -439,14 +440,15 @@ def sample_candidate_inputs(
             if noise_sd > 0:
                 vals = vals + rng.normal(0.0, noise_sd, vals.shape)
             patches[i, c] = window(vals, spec.local_window_hu)
-        own = (candidates.label_map[z0] == cand.index).astype(np.float32)
-        patches[i, 3] = ndimage.map_coordinates(own, [yy, xx], order=0, mode="constant", cval=0.0)
+        ids = ndimage.map_coordinates(candidates.label_map[z0], [yy, xx], order=0, mode="constant", cval=0)
+        patches[i, 3] = ids == cand.index
         yy, xx = coords(spec.context_mm_per_px)
         vals = hu_transform(ndimage.map_coordinates(hu[z0], [yy, xx], order=1, mode="constant", cval=-1000.0))
         patches[i, 4] = window(vals, spec.context_window_hu)
         patches[i, 5] = window(vals, spec.soft_window_hu)
-        roi_slice = geometry.mask[z0].astype(np.float32)
-        patches[i, 6] = ndimage.map_coordinates(roi_slice, [yy, xx], order=1, mode="constant", cval=0.0)
+        if z0 not in roi_slices:
+            roi_slices[z0] = geometry.mask[z0].astype(np.float32)
+        patches[i, 6] = ndimage.map_coordinates(roi_slices[z0], [yy, xx], order=1, mode="constant", cval=0.0)
 
         pos_mm = np.array([cz, cy, cx]) * spacing
         if aug is not None:

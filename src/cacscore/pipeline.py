@@ -120,6 +120,8 @@ class Prediction:
     timings_s: dict[str, float]
     model: dict[str, Any]
     volume: Volume = field(repr=False)
+    warnings: tuple[str, ...] = ()
+    heart_roi: dict[str, Any] = field(default_factory=dict)
 
     def result_dict(self, case_id: str | None = None) -> dict[str, Any]:
         """The result.json content: the scoring JSON plus case id, model, probabilities and timings."""
@@ -133,6 +135,9 @@ class Prediction:
                 scan.setdefault(key, value)
         self._attach_probabilities(result.get("lesions") or [])
         result["model"] = dict(self.model)
+        result["heart_roi"] = dict(self.heart_roi)
+        if self.warnings:
+            result["warnings"] = list(self.warnings)
         result["candidates"] = self.candidate_table()
         result["timings_s"] = {k: round(v, 4) for k, v in self.timings_s.items()}
         return result
@@ -233,15 +238,26 @@ class Predictor:
 
         timings: dict[str, float] = {}
         t = time.perf_counter()
+        warnings: list[str] = []
         if heart_mask is None:
-            from cacscore.roi import heart_roi
+            from cacscore.roi import heart_roi, whole_body_roi
 
-            roi = np.asarray(heart_roi(volume), dtype=bool)
+            try:
+                roi = np.asarray(heart_roi(volume), dtype=bool)
+                roi_source = "auto"
+            except CacscoreError as exc:
+                # e.g. a calibration phantom without lungs: search the whole body and say so
+                roi = np.asarray(whole_body_roi(volume), dtype=bool)
+                roi_source = "whole body"
+                warnings.append(f"no heart region found automatically ({exc}); the whole body was searched "
+                                "for coronary calcium: give --heart-mask for a reliable result")
+                log.warning("%s", warnings[-1])
         else:
             roi = np.asarray(heart_mask).astype(bool, copy=False)
             if roi.shape != volume.shape:
                 raise CacscoreError(f"the heart mask has shape {roi.shape}, the scan {volume.shape} "
                                     "(z, y, x); give a mask on the scan's grid")
+            roi_source = "mask"
         timings["heart_roi"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -268,8 +284,10 @@ class Predictor:
         score = score_volume(volume, labels, settings)
         timings["score"] = time.perf_counter() - t
         log.info("%d candidate(s), %d coronary", len(candidates), int(np.count_nonzero(classes)))
+        roi_ml = float(roi.sum()) * volume.voxel_volume_mm3 / 1000.0
+        roi_info = {"source": roi_source, "volume_ml": round(roi_ml, 1)}
         return Prediction(labels, candidates, probabilities, classes, score, roi, timings,
-                          dict(self.model_info), volume)
+                          dict(self.model_info), volume, tuple(warnings), roi_info)
 
 
 def load_predictor(options: PredictOptions = PredictOptions()) -> Predictor:

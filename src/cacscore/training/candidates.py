@@ -14,6 +14,7 @@ by default) or the case's own heart mask (``roi="reference"``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections import Counter
@@ -306,6 +307,21 @@ def _case_stream(cases: Sequence, roi_source: str):
         yield case.case_id, volume, labels, mask
 
 
+def _phantom_seeds(cases: Sequence) -> dict[str, int]:
+    """Case id -> phantom case seed, for cases written by ``cacscore phantom`` (their truth/<id>.json)."""
+    import json
+
+    seeds = {}
+    for case in cases:
+        for parent in list(Path(case.image_path).parents)[:4]:
+            truth = parent / "truth" / f"{case.case_id}.json"
+            if truth.is_file():
+                with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                    seeds[case.case_id] = int(json.loads(truth.read_text())["seed"])
+                break
+    return seeds
+
+
 def train_candidates(
     cases: Sequence, recipe: Recipe | str, out_dir: str | os.PathLike[str], options: TrainOptions
 ) -> Path:
@@ -424,6 +440,7 @@ def train_candidates(
         "image_paths": [str(c.image_path) for c in cases],
         "class_counts": {n: s.class_counts() for n, s in splits.items()},
         "n_samples": len(samples),
+        "phantom_seeds": _phantom_seeds(cases),
     }
     out = save_model_folder(out_dir, result.model.cpu(), architecture=recipe.architecture,
                             architecture_kwargs=recipe.architecture_kwargs, config=config, metrics=metrics,

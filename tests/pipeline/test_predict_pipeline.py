@@ -1,0 +1,173 @@
+"""predict end to end with the shipped model: empty scans, look-alikes only, a scan with calcium, outputs on
+the input grid, scores that equal an independent rescoring of the written mask, and the real QRM scan."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import SimpleITK as sitk  # noqa: N813
+
+from cacscore.io import read_mask, read_volume, write_mask, write_volume
+from cacscore.labels import Artery
+from cacscore.phantom import generate_case
+from cacscore.pipeline import PredictOptions, load_predictor, predict_to_folder
+from cacscore.scoring import score_volume
+from cacscore.volume import Volume
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    return load_predictor(PredictOptions())
+
+
+def _write_case(tmp_path, case, name):
+    image = tmp_path / "in" / f"{name}.nii.gz"
+    image.parent.mkdir(parents=True, exist_ok=True)
+    write_volume(case.volume, image)
+    mask = tmp_path / "in" / f"{name}_heart.nii.gz"
+    write_mask(case.heart_mask, case.volume, mask)
+    return image, mask
+
+
+def test_scan_without_calcium_scores_zero(tmp_path, predictor):
+    """A soft-tissue scan: no voxel reaches 130 HU, so no candidate, score 0, category 0, empty mask."""
+    rng = np.random.default_rng(3)
+    hu = rng.normal(40.0, 15.0, (20, 96, 96)).astype(np.float32).clip(-100, 120)
+    image = tmp_path / "flat.nii.gz"
+    write_volume(Volume(hu, (3.0, 0.5, 0.5)), image)
+    heart = np.zeros(hu.shape, bool)
+    heart[2:18, 10:86, 10:86] = True
+    mask_path = tmp_path / "heart.nii.gz"
+    write_mask(heart, read_volume(image), mask_path)
+    outcome = predict_to_folder(image, tmp_path / "out", PredictOptions(heart_mask=mask_path), predictor)
+    assert outcome.status == "ok", outcome.error
+    r = outcome.result
+    assert r["agatston"]["total"] == 0.0 and r["volume_mm3"]["total"] == 0.0
+    assert r["risk_category"]["index"] == 0 and r["cac_drs"] == "CAC-DRS 0"
+    assert r["lesions"] == [] and r["candidates"] == []
+    labels = read_mask(tmp_path / "out" / "flat" / "calcium.nii.gz")
+    assert labels.shape == hu.shape and not labels.any()
+    assert (tmp_path / "out" / "flat" / "report.html").is_file()
+
+
+def test_lookalikes_only_are_not_coronary(tmp_path, predictor):
+    """Phantom scans with aortic/valve/mitral calcium, nodes and bone but no coronary calcium: score 0."""
+    for seed, vendor in ((9101, "siemens"), (9102, "canon")):
+        case = generate_case(seed, vendor, category=0)
+        assert case.lookalikes.any() and not case.labels.any()
+        image, mask = _write_case(tmp_path, case, f"look{seed}")
+        outcome = predict_to_folder(image, tmp_path / "out", PredictOptions(heart_mask=mask), predictor)
+        assert outcome.status == "ok", outcome.error
+        assert outcome.result["agatston"]["total"] == 0.0, outcome.result["lesions"]
+        assert outcome.result["risk_category"]["index"] == 0
+        assert not read_mask(tmp_path / "out" / f"look{seed}" / "calcium.nii.gz").any()
+
+
+def test_calcium_scan_outputs_agree_with_rescoring(tmp_path, predictor):
+    case = generate_case(9201, "philips", category=3)
+    image, mask = _write_case(tmp_path, case, "calc")
+    outcome = predict_to_folder(image, tmp_path / "out", PredictOptions(heart_mask=mask), predictor)
+    assert outcome.status == "ok", outcome.error
+    folder = tmp_path / "out" / "calc"
+    volume = read_volume(image)
+    labels = read_mask(folder / "calcium.nii.gz", like=volume)  # same grid as the input, exactly
+    assert set(np.unique(labels)) <= {0, int(Artery.LAD), int(Artery.LCX), int(Artery.RCA)}
+    result = json.loads((folder / "result.json").read_text())
+    rescored = score_volume(volume, labels).to_dict()
+    for key in ("agatston", "volume_mm3"):
+        assert result[key] == pytest.approx(rescored[key])
+    truth = case.truth["scores"]["agatston"]["total"]
+    assert result["agatston"]["total"] == pytest.approx(truth, rel=0.15)
+    assert result["model"]["id"] and result["timings_s"]["classify"] >= 0
+    assert all(0.0 <= les["probability"] <= 1.0 for les in result["lesions"])
+    page = (folder / "report.html").read_text()
+    assert "data:image/png;base64," in page and 'id="per-artery"' in page
+
+
+def test_mhd_mask_format_is_short_integers(tmp_path, predictor):
+    case = generate_case(9301, "ge", category=2)
+    image, mask = _write_case(tmp_path, case, "TRV3P9CTI")
+    options = PredictOptions(heart_mask=mask, mask_format="mhd")
+    outcome = predict_to_folder(image, tmp_path / "out", options, predictor)
+    assert outcome.status == "ok", outcome.error
+    header = tmp_path / "out" / "TRV3P9CTI" / "calcium.mhd"
+    assert "ElementType = MET_SHORT" in header.read_text()
+    img = sitk.ReadImage(str(header))
+    assert img.GetSize() == case.volume.shape[::-1]
+    np.testing.assert_allclose(img.GetSpacing(), case.volume.spacing_zyx_mm[::-1], atol=1e-4)
+
+
+def test_existing_results_are_skipped_unless_overwrite_and_inputs_untouched(tmp_path, predictor):
+    case = generate_case(9401, "siemens", category=1)
+    image, mask = _write_case(tmp_path, case, "keep")
+    digest = hashlib.sha256(image.read_bytes()).hexdigest()
+    options = PredictOptions(heart_mask=mask)
+    first = predict_to_folder(image, tmp_path / "out", options, predictor)
+    assert first.status == "ok"
+    second = predict_to_folder(image, tmp_path / "out", options, predictor)
+    assert second.status == "skipped" and second.result["case_id"] == "keep"
+    (tmp_path / "out" / "keep" / "report.html").unlink()
+    third = predict_to_folder(image, tmp_path / "out", PredictOptions(heart_mask=mask, overwrite=True),
+                              predictor)
+    assert third.status == "ok" and (tmp_path / "out" / "keep" / "report.html").is_file()
+    assert hashlib.sha256(image.read_bytes()).hexdigest() == digest
+    assert not list((tmp_path / "out").glob(".keep*"))  # no staging folder left behind
+
+
+def test_output_inside_or_over_an_input_is_refused(tmp_path, predictor):
+    from cacscore.io import write_dicom_series
+
+    case = generate_case(9401, "siemens", category=0)
+    # a case folder that would hold (and on --overwrite replace) the input file
+    work = tmp_path / "work"
+    image = work / "scan" / "scan.nii.gz"
+    image.parent.mkdir(parents=True)
+    write_volume(case.volume, image)
+    for overwrite in (False, True):
+        outcome = predict_to_folder(image, work, PredictOptions(overwrite=overwrite), predictor)
+        assert outcome.status == "error" and "input" in outcome.error
+    assert sorted(p.name for p in image.parent.iterdir()) == ["scan.nii.gz"]
+    # an output folder inside a DICOM input folder
+    dicom = tmp_path / "series"
+    write_dicom_series(case.volume, dicom)
+    before = sorted(p.name for p in dicom.rglob("*"))
+    outcome = predict_to_folder(dicom, dicom / "results", PredictOptions(), predictor)
+    assert outcome.status == "error" and "inside the input" in outcome.error
+    assert sorted(p.name for p in dicom.rglob("*")) == before
+
+
+def test_unreadable_input_is_an_error_with_nothing_written(tmp_path, predictor):
+    bad = tmp_path / "bad.nii.gz"
+    bad.write_bytes(b"this is not an image")
+    outcome = predict_to_folder(bad, tmp_path / "out", PredictOptions(), predictor)
+    assert outcome.status == "error" and outcome.error
+    assert not (tmp_path / "out").exists()
+    wrong_grid = tmp_path / "grid.nii.gz"
+    write_volume(Volume(np.zeros((4, 8, 8), np.float32), (3.0, 1.0, 1.0)), wrong_grid)
+    case = generate_case(9401, "siemens", category=0)
+    image, _ = _write_case(tmp_path, case, "g")
+    outcome = predict_to_folder(image, tmp_path / "out", PredictOptions(heart_mask=wrong_grid), predictor)
+    assert outcome.status == "error" and "shape" in outcome.error
+    assert not (tmp_path / "out").exists()
+
+
+def test_real_qrm_scan(tmp_path, predictor, qrm_dicom_dir):
+    """The real Canon scan of the QRM phantom: predict runs from DICOM and writes every output."""
+    outcome = predict_to_folder(qrm_dicom_dir, tmp_path / "out", PredictOptions(), predictor)
+    assert outcome.status == "ok", outcome.error
+    folder = tmp_path / "out" / "dicom"
+    for name in ("calcium.nii.gz", "result.json", "report.html"):
+        assert (folder / name).is_file(), name
+    result = json.loads((folder / "result.json").read_text())
+    assert result["scan"]["manufacturer"] == "TOSHIBA" and result["scan"]["kvp"] == 120.0
+    assert result["scan"]["shape_zyx"] == [47, 512, 512]
+    assert result["scan"]["increment_mm"] == pytest.approx(3.0)
+    page = (folder / "report.html").read_text()
+    assert "TOSHIBA" in page and "Aquilion ONE" in page
+    # a SEG is written for DICOM input when there is calcium to put in it
+    labels = read_mask(folder / "calcium.nii.gz")
+    assert (folder / "calcium_seg.dcm").is_file() == bool(labels.any())
+    assert not list(qrm_dicom_dir.glob("calcium*"))
