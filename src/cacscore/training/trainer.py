@@ -1,0 +1,420 @@
+"""The trainer: one seeded loop for any classifier of named array inputs, following a :class:`Recipe`.
+
+Reproducible: the weights are initialised after ``torch.manual_seed(seed)``, batches are drawn by a
+``torch.Generator`` seeded with ``seed``, augmentation by another seeded with ``seed + 1``, data loading runs
+in the main process (``num_workers=0``), and the thread count is fixed; the same seed on the same CPU and
+thread count gives bitwise-equal weights. Threads default to the CPUs this process may use
+(``os.sched_getaffinity``), overridden by ``CACSCORE_NUM_THREADS`` or the ``num_threads`` argument.
+
+A task supplies the data as :class:`ArrayData` (named numpy inputs + integer labels) and a batch transform
+that turns a batch of those inputs into the network's positional arguments (preprocessing, augmentation).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as nnf
+from torch.utils.data import DataLoader, Dataset, RandomSampler, WeightedRandomSampler
+
+from cacscore.errors import CacscoreError
+from cacscore.log import get_logger
+from cacscore.training.recipes import Recipe
+
+log = get_logger(__name__)
+
+#: batch -> network arguments; called as transform(batch_tensors, training, generator).
+BatchTransform = Callable[[dict[str, torch.Tensor], bool, torch.Generator], tuple[torch.Tensor, ...]]
+
+
+@dataclass
+class ArrayData:
+    """Named input arrays (each with N rows) and N integer class labels."""
+
+    inputs: dict[str, np.ndarray]
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class TrainResult:
+    """A trained model and how it got there."""
+
+    model: nn.Module
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    epochs_run: int = 0
+    stopped_early: bool = False
+    temperature: float = 1.0
+    temperature_folded: bool = False
+    threshold: float = 0.5
+    seconds: float = 0.0
+    device: str = "cpu"
+    num_threads: int = 1
+    samples_per_epoch: int = 0
+
+
+class _Indices(Dataset):
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+def default_threads() -> int:
+    """Threads for torch: ``CACSCORE_NUM_THREADS`` if set, else the CPUs this process may run on."""
+    env = os.environ.get("CACSCORE_NUM_THREADS")
+    if env:
+        return max(1, int(env))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_device(device: str) -> torch.device:
+    """ "auto" -> CUDA when present else CPU; "cuda" without a GPU is a user error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise CacscoreError(
+            "--device cuda was asked for but PyTorch sees no CUDA GPU; use --device cpu or auto"
+        )
+    if device not in ("cpu", "cuda"):
+        raise CacscoreError(f"unknown device {device!r}; choose auto, cpu or cuda")
+    return torch.device(device)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run a block with ``torch.set_num_threads(n)``, restoring the previous count after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _batches(data: ArrayData, index: np.ndarray, device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(np.ascontiguousarray(v[index])).to(device) for k, v in data.inputs.items()}
+
+
+def predict_logits(
+    model: nn.Module,
+    data: ArrayData,
+    transform: BatchTransform,
+    device: torch.device | str = "cpu",
+    batch_size: int = 256,
+) -> np.ndarray:
+    """Logits (N, n_classes) of ``model`` (switched to eval mode) on ``data``, no augmentation."""
+    device = torch.device(device)
+    model.eval()
+    out = []
+    dummy = torch.Generator()
+    with torch.inference_mode():
+        for start in range(0, len(data), batch_size):
+            idx = np.arange(start, min(start + batch_size, len(data)))
+            args = transform(_batches(data, idx, device), False, dummy)
+            out.append(model(*args).float().cpu().numpy())
+    if not out:
+        return np.zeros((0, 2), np.float32)
+    return np.concatenate(out)
+
+
+def softmax_np(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of ``logits / temperature``."""
+    z = logits / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Temperature scaling (Guo et al., ICML 2017): the T > 0 minimising the NLL of softmax(logits / T)."""
+    from scipy.optimize import minimize_scalar
+
+    if len(labels) == 0:
+        return 1.0
+    labels = np.asarray(labels, dtype=int)
+
+    def nll(log_t: float) -> float:
+        z = logits / math.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return float(-logp[np.arange(len(labels)), labels].mean())
+
+    res = minimize_scalar(nll, bounds=(-4.0, 4.0), method="bounded", options={"xatol": 1e-4})
+    return float(math.exp(res.x))
+
+
+def fold_temperature(model: nn.Module, temperature: float) -> bool:
+    """Divide the last linear layer's weight and bias by ``temperature`` when it produces the logits.
+
+    This assumes the last ``nn.Linear`` produces the logits (true for the registered patch networks);
+    :func:`train_classifier` checks it on the validation set and undoes the fold when it does not hold.
+    Returns True when folded.
+    """
+    last = None
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            last = m
+    if last is None or temperature == 1.0:
+        return temperature == 1.0
+    with torch.no_grad():
+        last.weight.div_(temperature)
+        if last.bias is not None:
+            last.bias.div_(temperature)
+    return True
+
+
+def best_f1_threshold(p_positive: np.ndarray, labels: np.ndarray) -> float:
+    """Probability threshold maximising F1 on (p, labels): midpoint between the chosen score and the next
+    lower one, so that it generalises; 0.5 when there is no positive."""
+    labels = np.asarray(labels).astype(bool)
+    if labels.sum() == 0 or len(labels) == 0:
+        return 0.5
+    order = np.argsort(-p_positive, kind="stable")
+    p_sorted = p_positive[order]
+    tp = np.cumsum(labels[order])
+    k = np.arange(1, len(labels) + 1)
+    f1 = 2 * tp / (k + labels.sum())
+    # only cut between distinct scores
+    distinct = np.r_[p_sorted[1:] < p_sorted[:-1], True]
+    f1 = np.where(distinct, f1, -1.0)
+    i = int(np.argmax(f1))
+    lower = p_sorted[i + 1] if i + 1 < len(p_sorted) else 0.0
+    return float((p_sorted[i] + lower) / 2)
+
+
+def _sampler(labels: np.ndarray, recipe: Recipe, n_samples: int, generator: torch.Generator):
+    if recipe.class_balance == "sampler":
+        counts = np.bincount(labels, minlength=int(labels.max()) + 1).astype(float)
+        weights = 1.0 / counts[labels]
+        return WeightedRandomSampler(
+            torch.as_tensor(weights, dtype=torch.double), n_samples, replacement=True, generator=generator
+        )
+    if recipe.class_balance != "none":
+        raise CacscoreError(f"unknown class balancing {recipe.class_balance!r}")
+    return RandomSampler(
+        range(len(labels)), replacement=n_samples > len(labels), num_samples=n_samples, generator=generator
+    )
+
+
+def train_classifier(
+    model: nn.Module,
+    train: ArrayData,
+    val: ArrayData,
+    recipe: Recipe,
+    transform: BatchTransform,
+    *,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    num_threads: int | None = None,
+    progress: bool = False,
+    description: str = "training",
+) -> TrainResult:
+    """Train ``model`` (already initialised under ``torch.manual_seed(seed)``) following ``recipe``.
+
+    Each epoch draws ``recipe.samples_per_epoch`` (default: all) training rows, shuffled or class-balanced,
+    in batches of ``recipe.batch_size``; after each epoch the validation loss and metrics are computed and
+    shown on the progress bar. With early stopping the weights of the best validation-loss epoch are kept.
+    Then, if the recipe says so, a temperature is fitted on validation and folded into the last layer, and a
+    decision threshold is chosen on validation.
+    """
+    from cacscore.evaluation.patches import binary_metrics
+
+    if len(train) == 0:
+        raise CacscoreError("the training split is empty; the dataset is too small for this split")
+    if len(np.unique(train.labels)) < 2:
+        log.warning("the training split holds one class only; the classifier cannot learn to separate")
+    device = device if isinstance(device, torch.device) else resolve_device(device)
+    threads = num_threads or default_threads()
+    n_samples = int(recipe.samples_per_epoch or len(train))
+    steps = math.ceil(n_samples / recipe.batch_size)
+    start_time = time.perf_counter()
+    result = TrainResult(model=model, device=str(device), num_threads=threads, samples_per_epoch=n_samples)
+    with torch_threads(threads):
+        model.to(device)
+        g_batches = torch.Generator().manual_seed(seed)
+        g_augment = torch.Generator().manual_seed(seed + 1)
+        train_labels = np.asarray(train.labels, dtype=np.int64)
+        loader = DataLoader(
+            _Indices(len(train)),
+            batch_size=recipe.batch_size,
+            sampler=_sampler(train_labels, recipe, n_samples, g_batches),
+            num_workers=0,
+            generator=g_batches,
+        )
+        optimiser = torch.optim.Adam(
+            model.parameters(),
+            lr=recipe.lr,
+            betas=tuple(recipe.betas),
+            eps=recipe.eps,
+            weight_decay=recipe.weight_decay,
+        )
+        total_steps = steps * recipe.epochs
+        if recipe.lr_schedule == "cosine":
+            schedule = torch.optim.lr_scheduler.LambdaLR(
+                optimiser, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps))
+            )
+        elif recipe.lr_schedule == "constant":
+            schedule = None
+        else:
+            raise CacscoreError(f"unknown learning-rate schedule {recipe.lr_schedule!r}")
+        val_labels = np.asarray(val.labels, dtype=np.int64)
+        best_loss, best_state, stale = math.inf, None, 0
+        bar = _progress_bar(total_steps, description, progress)
+        try:
+            for epoch in range(1, recipe.epochs + 1):
+                model.train()
+                t0 = time.perf_counter()
+                loss_sum, n_seen = 0.0, 0
+                for idx in loader:
+                    index = idx.numpy()
+                    args = transform(_batches(train, index, device), True, g_augment)
+                    y = torch.from_numpy(train_labels[index]).to(device)
+                    loss = nnf.cross_entropy(model(*args), y)
+                    optimiser.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimiser.step()
+                    if schedule is not None:
+                        schedule.step()
+                    loss_sum += float(loss.detach()) * len(index)
+                    n_seen += len(index)
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix_str(
+                            f"epoch {epoch}/{recipe.epochs} loss {loss_sum / n_seen:.4f}"
+                            + _val_text(result.history)
+                        )
+                record = {
+                    "epoch": epoch,
+                    "train_loss": loss_sum / max(n_seen, 1),
+                    "train_seconds": round(time.perf_counter() - t0, 3),
+                }
+                if len(val):
+                    logits = predict_logits(model, val, transform, device)
+                    val_loss = float(
+                        nnf.cross_entropy(torch.from_numpy(logits), torch.from_numpy(val_labels))
+                    )
+                    record["val_loss"] = val_loss
+                    if logits.shape[1] == 2:
+                        m = binary_metrics(val_labels, softmax_np(logits)[:, 1])
+                        record.update(
+                            {
+                                f"val_{k}": m[k]
+                                for k in ("accuracy", "sensitivity", "precision", "specificity")
+                            }
+                        )
+                    else:
+                        record["val_accuracy"] = float((logits.argmax(1) == val_labels).mean())
+                record["seconds"] = round(time.perf_counter() - t0, 3)
+                result.history.append(record)
+                log.info("%s epoch %d/%d: %s", description, epoch, recipe.epochs, _record_text(record))
+                if bar is not None:
+                    bar.set_postfix_str(
+                        f"epoch {epoch}/{recipe.epochs} loss {record['train_loss']:.4f}"
+                        + _val_text(result.history)
+                    )
+                result.epochs_run = epoch
+                if recipe.early_stopping_patience is not None and len(val):
+                    if record["val_loss"] < best_loss - 1e-6:
+                        best_loss, stale = record["val_loss"], 0
+                        best_state = copy.deepcopy(model.state_dict())
+                        result.best_epoch = epoch
+                    else:
+                        stale += 1
+                        if stale >= recipe.early_stopping_patience:
+                            result.stopped_early = True
+                            if bar is not None:
+                                bar.update(total_steps - bar.n)
+                            break
+                else:
+                    result.best_epoch = epoch
+        finally:
+            if bar is not None:
+                bar.close()
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        if len(val) and (recipe.calibrate or recipe.threshold != "argmax"):
+            logits = predict_logits(model, val, transform, device)
+            if recipe.calibrate:
+                result.temperature = fit_temperature(logits, val_labels)
+                folded = fold_temperature(model, result.temperature)
+                if folded and result.temperature != 1.0:
+                    after = predict_logits(model, val, transform, device)
+                    if np.allclose(after, logits / result.temperature, rtol=1e-3, atol=1e-4):
+                        logits = after
+                    else:
+                        fold_temperature(model, 1.0 / result.temperature)
+                        folded = False
+                        log.warning(
+                            "the last linear layer does not give the logits; the temperature "
+                            "%.3f is recorded in config.json instead of folded",
+                            result.temperature,
+                        )
+                result.temperature_folded = folded
+            if recipe.threshold == "val_f1" and logits.shape[1] == 2:
+                temp = 1.0 if result.temperature_folded else result.temperature
+                result.threshold = best_f1_threshold(softmax_np(logits, temp)[:, 1], val_labels)
+            elif recipe.threshold not in ("argmax", "val_f1"):
+                raise CacscoreError(f"unknown threshold rule {recipe.threshold!r}")
+        model.eval()
+    result.seconds = time.perf_counter() - start_time
+    return result
+
+
+def _val_text(history: list[dict]) -> str:
+    if not history or "val_loss" not in history[-1]:
+        return ""
+    r = history[-1]
+    parts = [f" | val loss {r['val_loss']:.4f}"]
+    for key, short in (
+        ("val_accuracy", "acc"),
+        ("val_sensitivity", "sens"),
+        ("val_precision", "prec"),
+        ("val_specificity", "spec"),
+    ):
+        if key in r and r[key] is not None:
+            parts.append(f"{short} {r[key]:.3f}")
+    return " ".join(parts)
+
+
+def _record_text(record: dict) -> str:
+    return ", ".join(
+        f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+        for k, v in record.items()
+        if k != "epoch" and v is not None
+    )
+
+
+def _progress_bar(total: int, description: str, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=description, unit="batch", dynamic_ncols=True, leave=True)
+
+
+def seeded_model(architecture: str, kwargs: dict, seed: int) -> nn.Module:
+    """Build a registered network with its initial weights drawn under ``torch.manual_seed(seed)``."""
+    from cacscore.models import build_model
+
+    torch.manual_seed(seed)
+    return build_model(architecture, **kwargs)
