@@ -16,8 +16,15 @@ def real(qrm_dicom_dir):
 
 
 @pytest.fixture(scope="module")
-def replica():
-    return generate_qrm_replica("canon", seed=0).volume
+def replicas():
+    # The replica is a model of the scan's expectation; the real scan is one noise realisation. Scores
+    # are compared as the mean over three noise seeds.
+    return [generate_qrm_replica("canon", seed=s).volume for s in (0, 1, 2)]
+
+
+@pytest.fixture(scope="module")
+def replica(replicas):
+    return replicas[0]
 
 
 def test_measurement_reproduces_published_scores_on_the_real_scan(real, qrm_reference):
@@ -35,9 +42,9 @@ def test_noise_sd_within_20_percent_of_the_real_scan(real, replica, qrm_referenc
 
 
 @pytest.mark.parametrize("name", CALIBRATED)
-def test_insert_agatston_within_15_percent_of_the_real_scan(real, replica, name):
+def test_insert_agatston_within_15_percent_of_the_real_scan(real, replicas, name):
     real_score = measure_inserts(real, (name,))[name]["agatston"]
-    replica_score = measure_inserts(replica, (name,))[name]["agatston"]
+    replica_score = sum(measure_inserts(v, (name,))[name]["agatston"] for v in replicas) / len(replicas)
     assert real_score > 0
     assert replica_score == pytest.approx(real_score, rel=0.15)
 

@@ -238,6 +238,8 @@ def _paint_lung_vessels(grid: Grid, hu: np.ndarray, heart: HeartGeometry, rng) -
                 np.array([side, 0.3, 1.0]),
                 np.array([side, 0.4, -0.6]),
                 np.array([side * 0.6, 1.0, -0.2]),
+                np.array([side, -0.6, 0.2]),
+                np.array([side * 0.8, 0.8, -1.0]),
             )
         ]
         while stack:

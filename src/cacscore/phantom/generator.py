@@ -57,7 +57,7 @@ def _place_heart(rng, body) -> HeartGeometry:
     y_min = -cay + half[1] + 4
     y_max = body.spine_y_mm - body.vertebra_radius_mm - 16 - half[1]
     cy = rng.uniform(min(y_min, y_max), max(y_min, y_max)) if y_min <= y_max else (y_min + y_max) / 2
-    shift = np.array([rng.uniform(8, 30), cy, 0.0])
+    shift = np.array([rng.uniform(15, 35), cy, 0.0])
     heart.centre = heart.centre + shift
     heart.root_centre = heart.root_centre + shift
     for br in heart.branches:

@@ -90,7 +90,7 @@ def _sweep(start: float, via: float, end_fraction: float, end: float) -> np.ndar
 def build_heart(rng: np.random.Generator, centre: np.ndarray, size_scale: float) -> HeartGeometry:
     """Draw a heart pose, size and coronary tree (right dominant in ~85 %)."""
     azimuth = np.deg2rad(rng.uniform(35, 60))  # long axis from anterior towards the patient's left
-    elevation = np.deg2rad(rng.uniform(20, 40))  # long axis below the axial plane
+    elevation = np.deg2rad(rng.uniform(15, 35))  # long axis below the axial plane
     e_long = np.array(
         [np.cos(elevation) * np.sin(azimuth), -np.cos(elevation) * np.cos(azimuth), -np.sin(elevation)]
     )
@@ -99,7 +99,7 @@ def build_heart(rng: np.random.Generator, centre: np.ndarray, size_scale: float)
     e_a /= np.linalg.norm(e_a)
     e_b = np.cross(e_long, e_a)
     frame = np.stack([e_long, e_a, e_b])
-    semi = np.array([rng.uniform(56, 64), rng.uniform(43, 49), rng.uniform(36, 42)]) * size_scale
+    semi = np.array([rng.uniform(60, 68), rng.uniform(42, 48), rng.uniform(34, 40)]) * size_scale
     heart = HeartGeometry(
         centre=np.asarray(centre, dtype=float),
         frame=frame,

@@ -9,9 +9,9 @@ blurred with the same PSF and SSP and sampled at the voxel centres, so that thei
 that of a real acquisition. By linearity the two parts add.
 
 Noise is white Gaussian noise filtered in-plane (FFT) to a kernel-like noise power spectrum
-NPS(f) ~ f exp(-(f/f_c)^2) (ramp times apodisation; Boedeker et al., Med Phys 2007; Solomon et al.,
-Med Phys 2012, which show NPS peaks near 0.2-0.4 mm^-1 for soft-tissue kernels), and along z by the
-overlap of the slices when the increment is smaller than the thickness.
+NPS(f) ~ (f + f_0) exp(-(f/f_c)^2): ramp times apodisation plus a low-frequency floor f_0 (Boedeker et al.,
+Med Phys 2007; Solomon et al., Med Phys 2012, which show NPS peaks near 0.2-0.4 mm^-1 for soft-tissue
+kernels), and along z by the overlap of the slices when the increment is smaller than the thickness.
 """
 
 from __future__ import annotations
@@ -146,9 +146,10 @@ def correlated_noise(
 ) -> np.ndarray:
     """Stationary CT-like noise of standard deviation ``sd_hu`` (float32, grid shape).
 
-    In-plane texture: NPS(f) ~ f exp(-(f/f_c)^2) peaking at the preset's ``nps_peak_per_mm``. Along z:
-    overlapping slices (increment < thickness) average m = thickness/increment independent sub-slices, so
-    neighbours correlate as real overlapping reconstructions do.
+    In-plane texture: NPS(f) ~ (f + f_0) exp(-(f/f_c)^2), f_c = sqrt(2) x the preset's
+    ``nps_peak_per_mm``, f_0 its ``nps_floor_per_mm``. Along z: overlapping slices (increment < thickness)
+    average m = thickness/increment independent sub-slices, so neighbours correlate as real overlapping
+    reconstructions do.
     """
     nz, ny, nx = grid.shape
     dz, dy, dx = grid.spacing_zyx_mm
@@ -158,7 +159,7 @@ def correlated_noise(
     fx = np.fft.rfftfreq(nx, d=dx).astype(np.float32)[None, :]
     f = np.sqrt(fy**2 + fx**2)
     fc = preset.nps_peak_per_mm * np.sqrt(2.0)
-    h = np.sqrt(f * np.exp(-((f / fc) ** 2))).astype(np.float32)
+    h = np.sqrt((f + preset.nps_floor_per_mm) * np.exp(-((f / fc) ** 2))).astype(np.float32)
     # Normalise so that the filtered noise has unit variance (Parseval over the full 2-D spectrum).
     full_power = (h**2).sum() * 2 - (h[:, 0] ** 2).sum() - (h[:, -1] ** 2).sum() * (nx % 2 == 0)
     h *= np.float32(np.sqrt(ny * nx / full_power))

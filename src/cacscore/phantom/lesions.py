@@ -35,7 +35,7 @@ class LookAlike(IntEnum):
 
 
 #: Target risk-category probabilities for categories 0, 1-10, 11-100, 101-400, >400.
-CATEGORY_PROBABILITIES: tuple[float, ...] = (0.35, 0.16, 0.2, 0.16, 0.13)
+CATEGORY_PROBABILITIES: tuple[float, ...] = (0.38, 0.15, 0.19, 0.15, 0.13)
 
 # Per target category: (lesion count range, length mm, thickness mm, intrinsic peak density HU).
 _BURDEN = {

@@ -38,6 +38,9 @@ class AcquisitionPreset:
         noise_sd_hu: (min, max) noise SD (HU) in the blood pool of an average-sized patient.
         nps_peak_per_mm: spatial frequency (cycles/mm) at which the noise power spectrum peaks; smooth
             kernels peak low, sharp kernels high.
+        nps_floor_per_mm: low-frequency term of the noise power spectrum, NPS ~ (f + floor) exp(-(f/f_c)^2):
+            real scans keep noise power near f = 0 (streaky, low-frequency noise from the patient's
+            size and tube modulation); 0.12 mm^-1 matches the real QRM scan's NPS (docs/phantom.md).
         outside_fov_hu: value given to pixels outside the circular reconstruction field of view.
     """
 
@@ -54,6 +57,7 @@ class AcquisitionPreset:
     noise_sd_hu: tuple[float, float]
     nps_peak_per_mm: float
     kvp: float = 120.0
+    nps_floor_per_mm: float = 0.12
     outside_fov_hu: float = -1024.0
 
     @property
