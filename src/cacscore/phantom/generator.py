@@ -172,7 +172,7 @@ def generate_case(seed: int, vendor: str | AcquisitionPreset = "siemens", **over
             look_truth.append({"kind": obj.kind, **obj.info})
 
     sd = float(overrides.get("noise_sd_hu") or r_acq.uniform(*preset.noise_sd_hu))
-    sd *= float(np.clip(body.semi_x_mm / 160, 0.85, 1.2))  # bigger patients are noisier
+    sd = min(sd * float(np.clip(body.semi_x_mm / 160, 0.85, 1.2)), 45.0)  # bigger patients are noisier
     image += correlated_noise(r_noise, grid, preset, sd)
 
     # Noise spikes: a few isolated bright voxels in soft tissue, away from lesions.

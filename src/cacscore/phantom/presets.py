@@ -1,10 +1,9 @@
 """Acquisition presets of the phantom: one frozen dataclass per scanner vendor, in a registry.
 
-The four presets stand for the four orCaScore vendors (Wolterink et al., Med Phys 2016: 1 GE, 2 Philips,
-3 Siemens, 4 Toshiba/Canon in the challenge; cacscore numbers them in the order its API names them:
-1 siemens, 2 philips, 3 ge, 4 canon, and the phantom writes ``TRV{vendor_code}P{p}``). They differ as the
-real protocols do: noise level and texture (reconstruction kernel), in-plane sharpness, field of view (so
-pixel spacing), slice thickness and increment. All are 120 kVp, ECG-gated, non-contrast.
+The four presets stand for the four orCaScore vendors, numbered 1..4 in the order the API names them
+(siemens, philips, ge, canon); the phantom writes ``TRV{vendor_code}P{p}``. They differ as the real
+protocols do: noise level and texture (reconstruction kernel), in-plane sharpness, field of view (so pixel
+spacing), slice thickness and increment. All are 120 kVp, ECG-gated, non-contrast.
 
 The "canon" preset is calibrated against the real Canon Aquilion ONE scan of the QRM phantom in
 ../shared/data/qrm-phantom (see docs/phantom.md: noise SD and per-insert Agatston); the other three are
