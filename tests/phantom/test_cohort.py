@@ -65,6 +65,10 @@ def test_cli(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert "TRV3P1" in out and "1 case(s)" in out
+    args = ["phantom", "-o", str(tmp_path / "m"), "--cases", "1", "--seed", "3", "--vendor", "ge"]
+    assert main([*args, "--layout", "manifest"]) == 0
+    assert "TRV3P1" in capsys.readouterr().out
+    assert (tmp_path / "m" / "manifest.csv").is_file()
     assert main(["phantom", "-o", str(tmp_path / "bad"), "--cases", "0"]) == 2
     assert "at least 1" in capsys.readouterr().err
     assert main(["phantom", "--list-vendors"]) == 0

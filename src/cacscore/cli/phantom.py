@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from cacscore.errors import CacscoreError
-    from cacscore.phantom.cohort import write_cohort
+    from cacscore.phantom.cohort import truth_path, write_cohort
     from cacscore.phantom.presets import VENDOR_PRESETS
 
     if args.list_vendors:
@@ -60,16 +60,7 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"{'case':10} {'vendor':8} {'lesions':>7} {'Agatston':>9}  category")
     for case in cases:
-        truth_path = case.metadata.get("truth")
-        if truth_path is None:
-            from pathlib import Path
-
-            truth_path = Path(args.output) / "truth" / f"{case.case_id}.json"
-        else:
-            from pathlib import Path
-
-            truth_path = Path(args.output) / truth_path
-        truth = json.loads(Path(truth_path).read_text())
+        truth = json.loads(truth_path(args.output, case).read_text())
         scores = truth.get("scores") or {}
         total = (scores.get("agatston") or {}).get("total", float("nan"))
         category = (scores.get("risk_category") or {}).get("label", "?")

@@ -130,6 +130,12 @@ def write_cohort(
     return [by_id[c] for c in wanted]
 
 
+def truth_path(out_dir: str | os.PathLike[str], case: Case) -> Path:
+    """Where ``write_cohort`` put the truth JSON of ``case`` (either layout)."""
+    layout = "manifest" if case.metadata.get("layout") == "manifest" else "orcascore"
+    return _paths(Path(out_dir), layout, case.case_id)["truth"]
+
+
 def _paths(out: Path, layout: str, case_id: str) -> dict[str, Path]:
     if layout == "orcascore":
         ts = out / "Training Set"
