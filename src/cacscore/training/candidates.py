@@ -56,7 +56,8 @@ class CandidateSampling:
     """How training samples are drawn from a case's candidates (recorded in the model folder).
 
     Attributes:
-        n_augment: augmented copies sampled per candidate, besides the plain one.
+        n_augment: augmented copies sampled per coronary candidate, besides the plain one.
+        n_augment_negative: augmented copies per not-coronary candidate (they are many already).
         max_negatives_per_case: most not-coronary candidates kept per case (the largest and densest half,
             the rest at random), so one noisy scan does not flood the training set.
         connectivity: 3-D connectivity of the candidates (6, 18, 26); predict uses the same.
@@ -65,6 +66,7 @@ class CandidateSampling:
     """
 
     n_augment: int = 4
+    n_augment_negative: int = 1
     max_negatives_per_case: int = 60
     connectivity: int = 26
     scoring_preset: str = "default"
@@ -79,14 +81,14 @@ def _recipe(name: str, description: str, **changes) -> Recipe:
         "architecture": "candidate_net",
         "architecture_kwargs": {"n_features": len(FEATURE_NAMES), "n_classes": 4, "width": 16,
                                 "dropout": 0.2},
-        "epochs": 30,
+        "epochs": 20,
         "batch_size": 128,
         "lr": 2e-3,
         "eps": 1e-8,
         "weight_decay": 1e-4,
         "lr_schedule": "cosine",
         "class_balance": "none",
-        "early_stopping_patience": 8,
+        "early_stopping_patience": 6,
         "calibrate": True,
         "threshold": "argmax",
         "fractions": (0.85, 0.15, 0.0),
@@ -211,18 +213,20 @@ def case_samples(
         cands = _select(cands, chosen)
         targets = targets[chosen]
     geometry = roi_geometry(volume, roi)
-    parts = [sample_candidate_inputs(volume, cands, geometry, spec)]
-    for _ in range(recipe.n_augment):
-        parts.append(
-            sample_candidate_inputs(volume, cands, geometry, spec, rng=rng, augmentation=recipe.augmentation)
-        )
-    n = len(cands)
-    return CandidateSamples(
-        {k: np.concatenate([p[k] for p in parts]) for k in parts[0]},
-        np.tile(targets, len(parts)),
-        np.full(n * len(parts), case_id, dtype=object),
-        np.repeat(np.arange(len(parts)) > 0, n),
-    )
+    plain = sample_candidate_inputs(volume, cands, geometry, spec)
+    parts = [CandidateSamples(plain, targets, np.full(len(cands), case_id, dtype=object),
+                              np.zeros(len(cands), bool))]
+    for copy in range(max(recipe.n_augment, recipe.n_augment_negative)):
+        # coronary candidates get n_augment copies, the others n_augment_negative
+        wanted = np.where(targets > 0, copy < recipe.n_augment, copy < recipe.n_augment_negative)
+        chosen = np.flatnonzero(wanted)
+        if chosen.size == 0:
+            continue
+        inputs = sample_candidate_inputs(volume, _select(cands, chosen), geometry, spec, rng=rng,
+                                         augmentation=recipe.augmentation)
+        parts.append(CandidateSamples(inputs, targets[chosen], np.full(chosen.size, case_id, dtype=object),
+                                      np.ones(chosen.size, bool)))
+    return CandidateSamples.concat(parts, spec)
 
 
 def _select(cands, chosen: np.ndarray):
@@ -230,7 +234,7 @@ def _select(cands, chosen: np.ndarray):
     from cacscore.candidates import CandidateSet
 
     keep_ids = np.array([cands.candidates[i].index for i in chosen])
-    lut = np.zeros(len(cands) + 1, np.int32)
+    lut = np.zeros(int(cands.label_map.max()) + 1, np.int32)
     lut[keep_ids] = keep_ids
     kept = tuple(cands.candidates[i] for i in chosen)
     return CandidateSet(lut[cands.label_map], kept, cands.threshold_hu, cands.connectivity)
