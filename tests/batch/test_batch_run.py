@@ -161,3 +161,4 @@ def test_killed_batch_resumes_without_redoing_finished_cases(tmp_path, random_mo
     assert len(report.outcomes) == 20 - len(finished) and not report.failed
     after = _mtimes(out)
     assert len(after) == 20 and all(after[k] == v for k, v in finished.items())
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no staging left behind

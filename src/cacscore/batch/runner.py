@@ -103,6 +103,10 @@ def run_batch(
             on_case_done(outcome)
 
     if todo:
+        if scheduler or workers > 1:
+            # load once here too: a bad --model or engine is one clear error before any worker starts, and
+            # an ONNX export the workers need is made (and cached) once rather than by every worker
+            _load_predictor(options, threads=None)
         if scheduler:
             _run_dask(todo, out, options, scheduler, done)
         elif workers == 1:
@@ -121,6 +125,7 @@ def run_case(case: BatchCase, out_dir: Path, options: Any, predictor: Any) -> An
     """Predict one case; never raises: a failure becomes a failed outcome and ``<id>/error.json``."""
     from cacscore.pipeline import CaseOutcome, predict_to_folder
 
+    _remove_stale_staging(out_dir, case.case_id)
     case_options = replace(options, overwrite=True)
     if case.heart_mask_path is not None:
         case_options = replace(case_options, heart_mask=case.heart_mask_path)
@@ -144,6 +149,15 @@ def run_case(case: BatchCase, out_dir: Path, options: Any, predictor: Any) -> An
         entry = {"case_id": case.case_id, "error": error, "seconds": outcome.seconds}
         write_text_atomic(record, json.dumps(entry, indent=2))
     return outcome
+
+
+def _remove_stale_staging(out_dir: Path, case_id: str) -> None:
+    """Remove what a killed run left of this case: the pipeline's hidden staging folders (``.<id>.partial-*``,
+    ``.<id>.old-*``). Only the run that is about to redo the case calls this, so none of them is live."""
+    import shutil
+
+    for leftover in [*out_dir.glob(f".{case_id}.partial-*"), *out_dir.glob(f".{case_id}.old-*")]:
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _private_error(message: str, case: BatchCase, options: Any) -> str:
@@ -177,6 +191,14 @@ def _refuse_outputs_inside_inputs(cases: Sequence[BatchCase], out: Path) -> None
 
 
 # ----- predictor loading, once per worker -------------------------------------------------------------------
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (the affinity mask: what a container or job scheduler grants)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def _set_threads(threads: int | None) -> None:
@@ -216,7 +238,7 @@ def _failed(case: BatchCase, error: str) -> Any:
 
 
 def _run_pool(todo: list[BatchCase], out: Path, options: Any, workers: int, done: Callable) -> None:
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = max(1, usable_cpus() // workers)
     # spawn, not fork: forking a process whose torch thread pools are running can deadlock the children.
     context = multiprocessing.get_context("spawn")
     remaining = list(todo)
@@ -267,7 +289,7 @@ def _dask_task(case: BatchCase, out_dir: str, options: Any, threads: int) -> Any
 def _dask_threads(client: Any) -> int:
     """Inference threads per Dask task: a host's cores over the Dask threads running on that host."""
     workers = client.scheduler_info(n_workers=-1)["workers"]
-    cores = client.run(os.cpu_count)
+    cores = client.run(usable_cpus)
     per_host: dict[str, int] = {}
     for info in workers.values():
         per_host[info["host"]] = per_host.get(info["host"], 0) + int(info["nthreads"])
