@@ -86,7 +86,7 @@ def write_montage(case: PhantomCase, path: str | os.PathLike[str], n_slices: int
         + (f", Agatston {total:.0f}" if isinstance(total, int | float) else ""),
         fontsize=10,
     )
-    fig.tight_layout(rect=(0, 0.04, 1, 0.96))
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.06, top=0.92, wspace=0.03, hspace=0.1)
     target = Path(path)
     with atomic_path(target) as tmp:
         fig.savefig(tmp, dpi=dpi, format="png")
