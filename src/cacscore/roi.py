@@ -21,7 +21,7 @@ scans as on the phantom:
    grooves, where the coronary arteries run in epicardial fat), dilated by ``margin_mm``, kept inside the
    mediastinum and outside bone.
 
-Everything runs on the image downsampled in-plane to about ``work_spacing_mm`` (default 1.5 mm) and the
+Everything runs on the image downsampled in-plane to about ``work_spacing_mm`` (default 2 mm) and the
 result is brought back to the full grid, so a 512x512x60 scan takes about a second.
 
 Scans without lungs (phantoms such as the QRM thorax, whose "lungs" are plastic): :func:`heart_roi` raises a
@@ -55,6 +55,7 @@ class RoiSettings:
             blood/myocardium, 30-60).
         bone_hu: bone above this (200 HU).
         bone_margin_mm: removed around bone (vertebral body cortex, ribs, sternum).
+        min_bone_ml: smallest connected bright region counted as bone (smaller ones are calcium).
         core_radius_mm: radius of the ball opening that separates the heart from thinner structures.
         margin_mm: margin added around the heart hull so that no coronary calcium is cut off.
         superior_area_fraction: superior slices with less core area than this fraction of the largest
@@ -71,14 +72,17 @@ class RoiSettings:
     soft_tissue_hu: float = -30.0
     bone_hu: float = 200.0
     bone_margin_mm: float = 3.0
+    min_bone_ml: float = 5.0
     core_radius_mm: float = 12.0
-    margin_mm: float = 3.0
+    margin_mm: float = 11.0
     superior_area_fraction: float = 0.25
+    beyond_hull_mm: float = 20.0
+    extend_mm: float = 9.0
     min_lung_volume_ml: float = 50.0
     rim_mm: float = 6.0
     max_rim_fraction: float = 0.3
     smooth_mm: float = 1.5
-    work_spacing_mm: float = 1.5
+    work_spacing_mm: float = 2.0
 
 
 def load_heart_mask(path: str | os.PathLike[str], like: Volume) -> np.ndarray:
@@ -122,24 +126,92 @@ def _body(hu: np.ndarray, body_hu: float) -> np.ndarray:
     return _fill_slices(body)
 
 
-def _disk(radius_px: tuple[float, float]) -> np.ndarray:
-    ry, rx = max(radius_px[0], 0.5), max(radius_px[1], 0.5)
-    ny, nx = int(np.floor(ry)), int(np.floor(rx))
-    y, x = np.mgrid[-ny : ny + 1, -nx : nx + 1]
-    return (y / ry) ** 2 + (x / rx) ** 2 <= 1.0
+def _distance2d(mask: np.ndarray, wy: float, wx: float) -> np.ndarray:
+    """Per-slice Euclidean distance (mm) from each voxel of ``mask`` to the nearest voxel outside it
+    (0 outside); thresholding it erodes, thresholding the distance of the complement dilates."""
+    out = np.zeros(mask.shape, dtype=np.float32)
+    for z in np.flatnonzero(mask.any(axis=(1, 2))):
+        if mask[z].all():
+            out[z] = np.inf
+        else:
+            out[z] = ndi.distance_transform_edt(mask[z], sampling=(wy, wx))
+    return out
+
+
+def _hull2d(mask: np.ndarray) -> np.ndarray:
+    """Filled convex hull of a 2-D mask: pixels whose centre lies in the hull of the pixels' corners.
+
+    Only the leftmost and rightmost pixel of each row can be hull vertices, so the hull is built from those
+    (at most four corners per row) and filled row by row; much faster than testing every pixel.
+    """
+    from scipy.spatial import ConvexHull, QhullError
+
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return mask.copy()
+    sub = mask[rows]
+    left = np.argmax(sub, axis=1)
+    right = mask.shape[1] - 1 - np.argmax(sub[:, ::-1], axis=1)
+    r = rows.astype(float)
+    pts = np.concatenate(
+        [
+            np.stack([r - 0.5, left - 0.5], 1),
+            np.stack([r + 0.5, left - 0.5], 1),
+            np.stack([r - 0.5, right + 0.5], 1),
+            np.stack([r + 0.5, right + 0.5], 1),
+        ]
+    )
+    try:
+        v = pts[ConvexHull(pts).vertices]
+    except QhullError:  # degenerate
+        return mask.copy()
+    return _fill_convex(v, mask.shape) | mask
+
+
+def _fill_convex(vertices: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Pixels (row, col) whose centre lies inside a convex polygon given by its (row, col) vertices."""
+    out = np.zeros(shape, dtype=bool)
+    y0, x0 = vertices[:, 0], vertices[:, 1]
+    y1, x1 = np.roll(y0, -1), np.roll(x0, -1)
+    ys = np.arange(max(0, int(np.ceil(y0.min()))), min(shape[0] - 1, int(np.floor(y0.max()))) + 1)
+    if ys.size == 0:
+        return out
+    lo_y, hi_y = np.minimum(y0, y1), np.maximum(y0, y1)
+    cross = (ys[:, None] >= lo_y[None]) & (ys[:, None] <= hi_y[None]) & (hi_y > lo_y)[None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (ys[:, None] - y0[None]) / (y1 - y0)[None]
+        xs = x0[None] + t * (x1 - x0)[None]
+    xmin = np.where(cross, xs, np.inf).min(axis=1)
+    xmax = np.where(cross, xs, -np.inf).max(axis=1)
+    cols = np.arange(shape[1])
+    ok = np.isfinite(xmin)
+    out[ys[ok]] = (cols[None] >= np.ceil(xmin[ok])[:, None]) & (cols[None] <= np.floor(xmax[ok])[:, None])
+    return out
 
 
 def _convex_hull_slices(mask: np.ndarray) -> np.ndarray:
-    from skimage.morphology import convex_hull_image
-
     out = np.zeros_like(mask)
-    for z in range(mask.shape[0]):
-        if mask[z].sum() >= 3:
-            try:
-                out[z] = convex_hull_image(mask[z])
-            except ValueError:  # collinear points
-                out[z] = mask[z]
+    for z in np.flatnonzero(mask.any(axis=(1, 2))):
+        out[z] = _hull2d(mask[z])
     return out
+
+
+def _opening(mask: np.ndarray, radius_mm: float, sampling: tuple[float, float, float]) -> np.ndarray:
+    """Morphological opening by a ball (radius in mm, anisotropic voxels) via two distance transforms."""
+    inner = ndi.distance_transform_edt(mask, sampling=sampling) > radius_mm
+    if not inner.any():
+        return inner
+    return (ndi.distance_transform_edt(~inner, sampling=sampling) <= radius_mm) & mask
+
+
+def _opened_largest(mask: np.ndarray, radius_mm: float, sampling: tuple[float, float, float]) -> np.ndarray:
+    opened = _opening(mask, radius_mm, sampling)
+    if not opened.any():
+        raise CacscoreError(
+            "no soft-tissue region between the lungs is thick enough to be a heart; "
+            "give a heart mask (--heart-mask) instead"
+        )
+    return _largest(opened)
 
 
 def _downsample_factor(spacing_yx: tuple[float, float], target_mm: float) -> tuple[int, int]:
@@ -177,7 +249,7 @@ def heart_roi(volume: Volume, settings: RoiSettings = RoiSettings()) -> np.ndarr
     lab, n = ndi.label(air)
     if n == 0:
         raise _no_lungs()
-    rim = body & ~ndi.binary_erosion(body, _disk((settings.rim_mm / wy, settings.rim_mm / wx))[None])
+    rim = body & (_distance2d(body, wy, wx) <= settings.rim_mm)
     sizes = np.bincount(lab.ravel(), minlength=n + 1)
     on_rim = np.bincount(lab[rim], minlength=n + 1)
     ok = (sizes * voxel_ml >= settings.min_lung_volume_ml) & (on_rim <= settings.max_rim_fraction * sizes)
@@ -189,10 +261,17 @@ def heart_roi(volume: Volume, settings: RoiSettings = RoiSettings()) -> np.ndarr
     lung_slices = lungs.any(axis=(1, 2))
 
     hull = _convex_hull_slices(lungs)
+    # Bone: large connected parts above bone_hu (spine, sternum, ribs); small bright parts are calcium.
     bone = smooth > settings.bone_hu
-    bone = ndi.binary_dilation(
-        bone, _disk((settings.bone_margin_mm / wy, settings.bone_margin_mm / wx))[None]
-    )
+    lab, n = ndi.label(bone)
+    if n:
+        big = np.flatnonzero(np.bincount(lab.ravel())[1:] * voxel_ml >= settings.min_bone_ml) + 1
+        bone = np.isin(lab, big)
+    # Work inside the box of the lungs' hull, padded by how far the ROI may reach beyond it.
+    pad_mm = settings.beyond_hull_mm + settings.margin_mm + settings.bone_margin_mm
+    box = _bbox_yx(hull, pad_mm / wy, pad_mm / wx)
+    smooth, body, lungs, hull, bone = smooth[box], body[box], lungs[box], hull[box], bone[box]
+    bone = _distance2d(~bone, wy, wx) <= settings.bone_margin_mm
     mediastinum = hull & ~lungs & ~bone & body
     soft = mediastinum & (smooth > settings.soft_tissue_hu)
     if not soft.any():
@@ -200,40 +279,71 @@ def heart_roi(volume: Volume, settings: RoiSettings = RoiSettings()) -> np.ndarr
             "no soft tissue between the lungs; this does not look like a chest CT. "
             "Give a heart mask (--heart-mask) instead"
         )
-    # Ball opening via distance transforms (anisotropic voxels handled by `sampling`).
     sampling = (sz, wy, wx)
-    core = ndi.distance_transform_edt(soft, sampling=sampling) > settings.core_radius_mm
-    if not core.any():
-        raise CacscoreError(
-            "no soft-tissue region between the lungs is thick enough to be a heart; "
-            "give a heart mask (--heart-mask) instead"
-        )
-    core = ndi.distance_transform_edt(~core, sampling=sampling) <= settings.core_radius_mm
-    core &= soft
-    core = _largest(core)
+    core = _opened_largest(soft, settings.core_radius_mm, sampling)
+    # Second pass: where the heart touches the anterior chest wall the lungs do not wrap around it and
+    # their hull cuts the heart off; let the core grow into soft tissue up to `beyond_hull_mm` outside the
+    # hull, opened again so that thin chest-wall muscle does not come along.
+    beyond = _distance2d(~hull, wy, wx) <= settings.beyond_hull_mm
+    soft_all = beyond & ~lungs & ~bone & body & (smooth > settings.soft_tissue_hu)
+    opened = _opening(soft_all, settings.core_radius_mm, sampling)
+    lab, _ = ndi.label(opened)
+    ids = np.unique(lab[core & opened])
+    core |= np.isin(lab, ids[ids > 0])
     area = core.sum(axis=(1, 2)).astype(float)
     z_peak = int(np.argmax(area))
-    # Superior direction: the side of the peak where the lungs extend further (the lungs reach above the
-    # heart; below it the diaphragm and liver take their place).
     superior_up = _superior_is_up(lung_slices, volume)
-    zs = range(z_peak + 1, nz) if superior_up else range(z_peak - 1, -1, -1)
-    for z in zs:
-        if area[z] < settings.superior_area_fraction * area[z_peak]:
-            if superior_up:
-                core[z:] = False
-            else:
-                core[: z + 1] = False
-            break
+    step = 1 if superior_up else -1
+    # Great vessels above the heart: slices past the peak whose area falls below a fraction of the peak's.
+    z = z_peak
+    while 0 <= z + step < nz and area[z + step] >= settings.superior_area_fraction * area[z_peak]:
+        z += step
+    if superior_up:
+        core[z + 1 :] = False
+    else:
+        core[:z] = False
+    # The aortic root (coronary ostia) above, and the apex below, are thinner than the opening ball: extend
+    # the ROI slice by slice into soft tissue under the footprint of the slice before.
+    n_ext = round(float(settings.extend_mm / sz))
+    zs = np.flatnonzero(core.any(axis=(1, 2)))
+    if zs.size:
+        for start_z, direction in ((zs[-1], 1), (zs[0], -1)):
+            footprint = _convex_hull_slices(core[start_z : start_z + 1])[0]
+            for k in range(1, n_ext + 1):
+                zk = start_z + direction * k
+                if not 0 <= zk < nz:
+                    break
+                layer = soft_all[zk] & footprint
+                if not layer.any():
+                    break
+                core[zk] = layer
+                footprint = _convex_hull_slices(layer[None])[0]
     roi = _convex_hull_slices(core)
     if settings.margin_mm > 0:
-        roi = ndi.binary_dilation(roi, _disk((settings.margin_mm / wy, settings.margin_mm / wx))[None])
-    roi &= ~lungs & body
+        roi = _distance2d(~roi, wy, wx) <= settings.margin_mm
+    roi &= ~lungs & ~bone & body
     roi = _fill_slices(roi)
 
+    small = np.zeros((nz, cy // fy, cx // fx), dtype=bool)
+    small[box] = roi
     out = np.zeros(hu_full.shape, dtype=bool)
-    up = np.repeat(np.repeat(roi, fy, axis=1), fx, axis=2)
-    out[:, :cy, :cx] = up
+    out[:, :cy, :cx] = np.repeat(np.repeat(small, fy, axis=1), fx, axis=2)
     return out
+
+
+def _bbox_yx(mask: np.ndarray, pad_y: float, pad_x: float) -> tuple[slice, slice, slice]:
+    """(all slices, rows, columns) of the in-plane bounding box of ``mask`` padded by the given pixels."""
+    rows = np.flatnonzero(mask.any(axis=(0, 2)))
+    cols = np.flatnonzero(mask.any(axis=(0, 1)))
+    ny, nx = mask.shape[1:]
+    if rows.size == 0:
+        return (slice(None), slice(0, ny), slice(0, nx))
+    py, px = int(np.ceil(pad_y)) + 1, int(np.ceil(pad_x)) + 1
+    return (
+        slice(None),
+        slice(max(0, rows[0] - py), min(ny, rows[-1] + 1 + py)),
+        slice(max(0, cols[0] - px), min(nx, cols[-1] + 1 + px)),
+    )
 
 
 def _superior_is_up(lung_slices: np.ndarray, volume: Volume) -> bool:

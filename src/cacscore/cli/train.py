@@ -121,6 +121,13 @@ def _print_summary(out) -> None:
             )
         print(f"model folders and cv_metrics.json in {out}")
         return
+    counts = json.loads((out / "dataset.json").read_text()).get("counts", {})
+    if counts:
+        print("patches    total  positive  negative")
+        for name in ("all", "train", "val", "test"):
+            if name in counts:
+                c = counts[name]
+                print(f"{name:<8} {c['total']:>7} {c['positive']:>9} {c['negative']:>9}")
     metrics = json.loads((out / "metrics.json").read_text())
     if "test" in metrics:
         print("test split:")
