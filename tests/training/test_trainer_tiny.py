@@ -81,3 +81,16 @@ def test_best_f1_threshold_by_hand():
     # Cut after 0.9: F1 = 2*1/(1+3) = 0.5; after 0.8: 4/5 = 0.8; after 0.7: 4/6; after 0.4: 6/7 = 0.857;
     # after 0.2: 6/8. Best: keep p >= 0.4 -> threshold midway between 0.4 and 0.2.
     assert best_f1_threshold(p, y) == pytest.approx(0.3)
+
+
+def test_sampling_weights_by_hand():
+    from cacscore.training.trainer import sampling_weights
+
+    labels = np.array([1, 1, 0, 0, 0, 0])
+    hard = np.array([False, False, True, False, False, False])
+    w = sampling_weights(labels, None, 0.0)
+    assert np.allclose(w, [0.5, 0.5, 0.25, 0.25, 0.25, 0.25])  # each class half of the draws
+    w = sampling_weights(labels, hard, 0.4)
+    # Negatives: the hard one gets 0.4 of the class share, the three easy ones 0.6 / 3 each.
+    assert np.allclose(w, [0.5, 0.5, 0.4, 0.2, 0.2, 0.2])
+    assert w[labels == 1].sum() == pytest.approx(w[labels == 0].sum())

@@ -72,8 +72,15 @@ class PatchTransform:
         return (self.preprocessing(hu),)
 
 
+#: A negative window is "hard" (calcium-like) when it holds at least this many pixels >= HARD_HU.
+HARD_MIN_PIXELS = 3
+HARD_HU = 130
+
+
 def _arrays(ps: PatchSet, index: np.ndarray) -> ArrayData:
-    return ArrayData({"patches": ps.patches[index]}, ps.labels[index].astype(np.int64))
+    patches = ps.patches[index]
+    hard = (patches >= HARD_HU).sum(axis=(1, 2)) >= HARD_MIN_PIXELS
+    return ArrayData({"patches": patches}, ps.labels[index].astype(np.int64), hard=hard)
 
 
 def split_counts(ps: PatchSet, index: dict[str, np.ndarray]) -> dict[str, dict[str, int]]:

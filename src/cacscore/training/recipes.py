@@ -8,7 +8,8 @@
   positive when its softmax probability of calcium is >= 0.5 (argmax). "Normalised" is min-max over the
   12-bit CT range [-1024, 3071] HU -> [0, 1] (our reading).
 - "default": our recipe for the same task, built from the paper's own list of future work and more: a small
-  network for 52x52 inputs (no 227 resize), class-balanced sampling, augmentation (flips, 90-degree
+  network for 52x52 inputs (no 227 resize), class-balanced sampling (with hard negatives, windows
+  holding calcium-like pixels, drawn for 40 % of the negatives), augmentation (flips, 90-degree
   rotations, small HU shifts and noise), cosine learning-rate decay, early stopping on the validation loss
   (best epoch kept), temperature scaling on validation (calibrated probabilities) and the decision
   threshold that maximises F1 on validation. Inputs: HU clipped to [-300, 1200] and divided by 200 (soft
@@ -36,6 +37,9 @@ class Recipe:
         lr, betas, eps, weight_decay: Adam settings.
         lr_schedule: "constant" or "cosine" (decay to 0 over ``epochs``).
         class_balance: "none" (plain shuffling) or "sampler" (each batch draws both classes equally often).
+        hard_negative_fraction: with the balanced sampler, the share of negative draws given to hard
+            negatives (windows holding calcium-like pixels: at least 3 pixels >= 130 HU; valve and annulus
+            calcium, bone, metal, noise peaks), which are rare among the negatives.
         samples_per_epoch: patches per epoch (None: the training set size).
         augmentation: None or the random changes applied to training batches.
         early_stopping_patience: epochs without a better validation loss before stopping (None: never stop,
@@ -58,6 +62,7 @@ class Recipe:
     weight_decay: float = 0.0
     lr_schedule: str = "constant"
     class_balance: str = "none"
+    hard_negative_fraction: float = 0.0
     samples_per_epoch: int | None = None
     augmentation: Augmentation | None = None
     early_stopping_patience: int | None = None
@@ -104,6 +109,7 @@ RECIPES: dict[str, Recipe] = {
         eps=1e-8,
         lr_schedule="cosine",
         class_balance="sampler",
+        hard_negative_fraction=0.4,
         samples_per_epoch=4096,
         augmentation=Augmentation(),
         early_stopping_patience=3,

@@ -42,6 +42,9 @@ class ArrayData:
 
     inputs: dict[str, np.ndarray]
     labels: np.ndarray
+    #: Optional (N,) bool: class-0 rows that look like the positive class (hard negatives), which a recipe
+    #: with ``hard_negative_fraction`` > 0 draws more often.
+    hard: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -202,10 +205,30 @@ def best_f1_threshold(p_positive: np.ndarray, labels: np.ndarray) -> float:
     return float((p_sorted[i] + lower) / 2)
 
 
-def _sampler(labels: np.ndarray, recipe: Recipe, n_samples: int, generator: torch.Generator):
+def sampling_weights(labels: np.ndarray, hard: np.ndarray | None, hard_fraction: float) -> np.ndarray:
+    """Per-row weights giving every class the same share of draws; within class 0, hard rows get
+    ``hard_fraction`` of that class's share (when there are hard and easy rows)."""
+    counts = np.bincount(labels, minlength=int(labels.max()) + 1).astype(float)
+    weights = 1.0 / counts[labels]
+    if hard is not None and hard_fraction > 0:
+        neg = labels == 0
+        n_hard = int(np.count_nonzero(hard & neg))
+        n_easy = int(np.count_nonzero(~hard & neg))
+        if n_hard and n_easy:
+            weights[neg & hard] = hard_fraction / n_hard
+            weights[neg & ~hard] = (1.0 - hard_fraction) / n_easy
+    return weights
+
+
+def _sampler(
+    labels: np.ndarray,
+    recipe: Recipe,
+    n_samples: int,
+    generator: torch.Generator,
+    hard: np.ndarray | None = None,
+):
     if recipe.class_balance == "sampler":
-        counts = np.bincount(labels, minlength=int(labels.max()) + 1).astype(float)
-        weights = 1.0 / counts[labels]
+        weights = sampling_weights(labels, hard, recipe.hard_negative_fraction)
         return WeightedRandomSampler(
             torch.as_tensor(weights, dtype=torch.double), n_samples, replacement=True, generator=generator
         )
@@ -257,7 +280,7 @@ def train_classifier(
         loader = DataLoader(
             _Indices(len(train)),
             batch_size=recipe.batch_size,
-            sampler=_sampler(train_labels, recipe, n_samples, g_batches),
+            sampler=_sampler(train_labels, recipe, n_samples, g_batches, train.hard),
             num_workers=0,
             generator=g_batches,
         )
