@@ -47,11 +47,15 @@ def choose_slices(labels: np.ndarray, max_slices: int = 8) -> list[int]:
     mask = labels > 0
     if not mask.any():
         return [labels.shape[0] // 2]
-    components, n = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
+    # work in the lesions' bounding box (a small part of the scan)
+    box = tuple(slice(int(np.flatnonzero(p)[0]), int(np.flatnonzero(p)[-1]) + 1)
+                for p in (mask.any(axis=(1, 2)), mask.any(axis=(0, 2)), mask.any(axis=(0, 1))))
+    z0 = box[0].start
+    components, n = ndimage.label(mask[box], structure=np.ones((3, 3, 3), bool))
     per_slice = np.stack([np.bincount(components[z].ravel(), minlength=n + 1)
-                          for z in range(labels.shape[0])])
+                          for z in range(components.shape[0])])
     per_slice[:, 0] = 0
-    best_slice = per_slice.argmax(axis=0)[1:]
+    best_slice = per_slice.argmax(axis=0)[1:] + z0
     size = per_slice.sum(axis=0)[1:]
     chosen: list[int] = []
     for lesion in np.argsort(-size, kind="stable"):
@@ -97,7 +101,7 @@ def render_slice(volume: Volume, labels: np.ndarray, z: int, crop: tuple[slice, 
     if lab.any():
         big = np.asarray(Image.fromarray(lab.astype(np.uint8)).resize((out_w, out_h),
                                                                                Image.Resampling.NEAREST))
-        for code in np.unique(big):
+        for code in np.flatnonzero(np.bincount(big.ravel())):
             if code == 0:
                 continue
             inside = big == code
@@ -114,8 +118,8 @@ def slice_figures(volume: Volume, labels: np.ndarray, max_slices: int = 8) -> li
     for z in slices:
         image = render_slice(volume, labels, z, crop)
         buffer = io.BytesIO()
-        image.save(buffer, format="PNG", optimize=False, compress_level=6)
-        present = tuple(Artery(int(c)).name for c in np.unique(labels[z]) if c != 0)
+        image.save(buffer, format="PNG", optimize=False, compress_level=3)
+        present = tuple(Artery(int(c)).name for c in np.flatnonzero(np.bincount(labels[z].ravel())) if c != 0)
         z_mm = float(volume.index_to_physical(np.array([z, 0, 0]))[2])
         figures.append(SliceFigure(z, z_mm, present, base64.b64encode(buffer.getvalue()).decode("ascii")))
     return figures

@@ -65,9 +65,9 @@ class CandidateSampling:
         augmentation: the random changes applied to the augmented copies.
     """
 
-    n_augment: int = 4
+    n_augment: int = 6
     n_augment_negative: int = 1
-    max_negatives_per_case: int = 60
+    max_negatives_per_case: int = 40
     connectivity: int = 26
     scoring_preset: str = "default"
     augmentation: Augmentation = field(default_factory=Augmentation)
@@ -80,12 +80,12 @@ def _recipe(name: str, description: str, **changes) -> Recipe:
     base = {
         "architecture": "candidate_net",
         "architecture_kwargs": {"n_features": len(FEATURE_NAMES), "n_classes": 4, "width": 16,
-                                "dropout": 0.2},
+                                "dropout": 0.4},
         "epochs": 20,
         "batch_size": 128,
         "lr": 2e-3,
         "eps": 1e-8,
-        "weight_decay": 1e-4,
+        "weight_decay": 5e-4,
         "lr_schedule": "cosine",
         "class_balance": "none",
         "early_stopping_patience": 6,
