@@ -103,10 +103,11 @@ def _registry_inputs(name: str) -> dict[str, tuple[int, ...]]:
     raise AssertionError(f"no input shape known for registered model {name!r}; add it to REGISTRY_INPUTS")
 
 
-def _registered() -> list[str]:
+def _registered() -> list:
+    """Every registered architecture; AlexNet (57 M parameters, a 233 MB export) runs with the slow tests."""
     from cacscore.models import MODELS
 
-    return sorted(MODELS)
+    return [pytest.param(n, marks=pytest.mark.slow) if n == "alexnet" else n for n in sorted(MODELS)]
 
 
 @pytest.mark.parametrize("name", _registered())
