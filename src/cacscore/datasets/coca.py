@@ -35,6 +35,7 @@ import plistlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from xml.parsers.expat import ExpatError
 
 import numpy as np
 
@@ -139,21 +140,26 @@ def read_osirix_outlines(path: str | os.PathLike[str]) -> list[Outline]:
     try:
         with open(path, "rb") as fh:
             plist = plistlib.load(fh)
-    except (plistlib.InvalidFileException, ValueError, OSError) as exc:
+    except (plistlib.InvalidFileException, ValueError, OSError, ExpatError) as exc:
         raise CacscoreError(f"{path} is not a readable OsiriX plist ({type(exc).__name__})") from None
     images = plist.get("Images") if isinstance(plist, dict) else None
     if not isinstance(images, list):
         raise CacscoreError(f"{path.name} has no 'Images' array; is it an OsiriX ROI export?")
     outlines = []
-    for image in images:
-        index = int(image.get("ImageIndex", -1))
-        for roi in image.get("ROIs", []) or []:
-            where = f"{path.name}, ImageIndex {index}"
-            px = _points(roi.get("Point_px"), 2, where)
-            if len(px) == 0:
-                continue  # empty ROI (no points, zero area)
-            mm = _points(roi.get("Point_mm"), 3, where)
-            outlines.append(Outline(str(roi.get("Name", "")), index, px, mm))
+    try:
+        for image in images:
+            index = int(image.get("ImageIndex", -1))
+            for roi in image.get("ROIs", []) or []:
+                where = f"{path.name}, ImageIndex {index}"
+                px = _points(roi.get("Point_px"), 2, where)
+                if len(px) == 0:
+                    continue  # empty ROI (no points, zero area)
+                mm = _points(roi.get("Point_mm"), 3, where)
+                outlines.append(Outline(str(roi.get("Name", "")), index, px, mm))
+    except (AttributeError, TypeError, ValueError, OverflowError) as exc:  # an entry of the wrong shape
+        raise CacscoreError(
+            f"{path.name} is not a well-formed OsiriX ROI export ({type(exc).__name__}: {str(exc)[:80]})"
+        ) from None
     return outlines
 
 

@@ -29,16 +29,23 @@ def read_manifest(path: str | os.PathLike[str]) -> list[Case]:
     path = Path(path)
     if not path.is_file():
         raise CacscoreError(f"the manifest {path} does not exist")
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        columns = [c.strip() for c in reader.fieldnames or []]
-        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-        if missing:
-            raise CacscoreError(
-                f"the manifest {path.name} lacks column(s) {', '.join(missing)}; "
-                "it needs case_id,image and may have label,heart_mask"
-            )
-        rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            columns = [c.strip() for c in reader.fieldnames or []]
+            missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+            if missing:
+                raise CacscoreError(
+                    f"the manifest {path.name} lacks column(s) {', '.join(missing)}; "
+                    "it needs case_id,image and may have label,heart_mask"
+                )
+            # cells beyond the header come under the key None (a list): they are ignored
+            rows = [{k.strip(): (v or "").strip() for k, v in row.items() if isinstance(k, str)}
+                    for row in reader]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise CacscoreError(
+            f"the manifest {path.name} is not a readable CSV ({type(exc).__name__}); save it as UTF-8 CSV"
+        ) from None
     cases: list[Case] = []
     seen: dict[str, int] = {}
     for line, row in enumerate(rows, start=2):
