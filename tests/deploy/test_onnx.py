@@ -164,3 +164,21 @@ def test_stale_export_inside_the_folder_is_not_used(tmp_path, monkeypatch):
     _patchnet_folder(folder, seed=6)  # retrained: new weights ...
     (folder / "model.onnx").write_bytes(old_export)  # ... next to the export of the old ones
     assert OnnxEngine(folder).onnx_path.parent == tmp_path / "cache" / "onnx"
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "garbage", "no config"])
+def test_export_of_a_damaged_model_folder_is_one_clear_error(tmp_path, damage, capsys):
+    from cacscore.cli.main import main
+
+    folder = _patchnet_folder(tmp_path / "model", seed=7)
+    weights = folder / "weights.pt"
+    data = weights.read_bytes()
+    if damage == "no config":
+        (folder / "config.json").unlink()
+    else:
+        damaged = {"empty": b"", "truncated": data[: len(data) // 2], "garbage": b"\x80\x04junk"}
+        weights.write_bytes(damaged[damage])
+    assert main(["export", str(folder), "-o", str(tmp_path / "m.onnx")]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("cacscore")]
+    assert len(err) == 1 and err[0].startswith("cacscore export: error:")
+    assert not (tmp_path / "m.onnx").exists()

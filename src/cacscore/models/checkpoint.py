@@ -208,8 +208,9 @@ def load_model_folder(model_dir: str | os.PathLike[str], map_location: Any = "cp
         state = torch.load(weights, map_location=map_location, weights_only=True)
         model.load_state_dict(state, strict=True)
     except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]  # an empty file gives an empty message
         raise CacscoreError(
-            f"the weights in {weights} do not fit architecture {arch['name']!r}: {str(exc).splitlines()[0]}"
+            f"the weights in {weights} do not fit architecture {arch['name']!r}: {first}"
         ) from exc
     model.to(map_location)
     model.eval()
