@@ -22,7 +22,6 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import pickle
 import platform
 import shutil
 import tempfile
@@ -207,7 +206,7 @@ def load_model_folder(model_dir: str | os.PathLike[str], map_location: Any = "cp
     try:
         state = torch.load(weights, map_location=map_location, weights_only=True)
         model.load_state_dict(state, strict=True)
-    except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+    except Exception as exc:  # a damaged file makes torch's unpickler raise many types (struct.error, ...)
         first = (str(exc).splitlines() or [type(exc).__name__])[0]  # an empty file gives an empty message
         raise CacscoreError(
             f"the weights in {weights} do not fit architecture {arch['name']!r}: {first}"
