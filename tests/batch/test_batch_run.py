@@ -69,6 +69,7 @@ def test_two_local_workers_match_predict_case_by_case(
     rows = _summary_rows(tmp_path / "out")
     assert sorted(rows) == [f"case_{i:02d}" for i in range(20)]
     assert {r["status"] for r in rows.values()} == {"ok"}
+    assert all(float(r["seconds"]) > 0 for r in rows.values())
     index = (tmp_path / "out" / "index.html").read_text()
     assert all(f'href="case_{i:02d}/report.html"' in index for i in range(20))
     assert (tmp_path / "out" / "risk_categories.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -46,7 +46,10 @@ def load_outcomes(cases: Sequence[BatchCase], out_dir: Path) -> list[Any]:
         done, error = folder / DONE_MARKER, folder / "error.json"
         if done.is_file():
             result = json.loads(done.read_text(encoding="utf-8"))
-            seconds = float((result.get("timings_s") or {}).get("total") or 0.0)
+            timings = result.get("timings_s") or {}
+            # result.json is written before the case's total is known: the steps' sum stands for it
+            steps = sum(v for v in timings.values() if isinstance(v, int | float))
+            seconds = float(timings.get("total") or steps)
             outcomes.append(CaseOutcome(case.case_id, "ok", result, None, seconds))
         elif error.is_file():
             record = json.loads(error.read_text(encoding="utf-8"))
