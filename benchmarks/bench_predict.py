@@ -38,20 +38,21 @@ print(f"{time.perf_counter() - t1:.3f} {load:.3f} {outcome.status}")
 #: RUSAGE_CHILDREN holds exactly one child.
 PEAK = (
     "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(r.returncode)"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+    "print(u.ru_maxrss, u.ru_utime + u.ru_stime, file=sys.stderr); sys.exit(r.returncode)"
 )
 
 
-def run_child(cmd: list[str], env: dict) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS MiB of the command, its stdout)."""
+def run_child(cmd: list[str], env: dict) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS MiB, CPU seconds (user + system, all threads)) of the command."""
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", PEAK, *cmd], capture_output=True, text=True, env=env,
                           check=False)
     wall = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    peak_kib = float(done.stderr.strip().splitlines()[-1])
-    return wall, peak_kib / 1024.0, done.stdout
+    peak_kib, cpu = (float(v) for v in done.stderr.strip().splitlines()[-1].split())
+    return wall, peak_kib / 1024.0, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,16 +90,20 @@ def main(argv: list[str] | None = None) -> int:
     spacing = tuple(round(s, 3) for s in case.volume.spacing_zyx_mm)
     print(f"scan {case.volume.shape} (z, y, x), spacing {spacing} mm; {args.threads} threads; "
           f"median of {args.repeat}")
-    print(f"{'configuration':34} {'wall s':>8} {'peak RSS MiB':>13}")
+    load = os.getloadavg()[0]
+    print(f"1-min load average at the start: {load:.1f}")
+    print(f"{'configuration':36} {'wall s':>7} {'CPU s':>7} {'peak RSS MiB':>13}")
     for name, template in rows:
-        walls, peaks = [], []
+        walls, cpus, peaks = [], [], []
         for i in range(args.repeat):
             out = work / f"out-{rows.index((name, template))}-{i}"
             cmd = [c.replace("{out}", str(out)) for c in template]
-            wall, peak, _ = run_child(cmd, env)
+            wall, peak, cpu = run_child(cmd, env)
             walls.append(wall)
+            cpus.append(cpu)
             peaks.append(peak)
-        print(f"{name:34} {sorted(walls)[len(walls) // 2]:8.2f} {max(peaks):13.0f}")
+        print(f"{name:36} {sorted(walls)[len(walls) // 2]:7.2f} {sorted(cpus)[len(cpus) // 2]:7.2f} "
+              f"{max(peaks):13.0f}")
     walls, loads = [], []
     for i in range(args.repeat):
         done = subprocess.run([sys.executable, "-c", DRIVER, str(nifti), str(work / f"drv{i}")],
@@ -107,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         assert status == "ok", done.stderr
         walls.append(float(seconds))
         loads.append(float(load))
-    print(f"{'in process, model loaded (per case)':34} {sorted(walls)[len(walls) // 2]:8.2f} {'':>13}")
-    print(f"{'  (model load, once)':34} {sorted(loads)[len(loads) // 2]:8.2f}")
+    print(f"{'in process, model loaded (per case)':36} {sorted(walls)[len(walls) // 2]:7.2f}")
+    print(f"{'  (model load, once)':36} {sorted(loads)[len(loads) // 2]:7.2f}")
+    print(f"1-min load average at the end: {os.getloadavg()[0]:.1f}")
     return 0
 
 

@@ -263,9 +263,15 @@ def collect_samples(
     iterator = progress(cases) if progress else cases
     for case_id, volume, reference, heart_mask in iterator:
         if roi_source == "auto" or heart_mask is None:
-            from cacscore.roi import heart_roi
+            from cacscore.errors import CacscoreError
+            from cacscore.roi import heart_roi, whole_body_roi
 
-            roi = np.asarray(heart_roi(volume), dtype=bool)
+            try:
+                roi = np.asarray(heart_roi(volume), dtype=bool)
+            except CacscoreError as exc:  # as predict does, but with the case's own mask when it has one
+                log.warning("%s: no automatic heart ROI (%s); using %s", case_id, exc,
+                            "its heart mask" if heart_mask is not None else "the whole body")
+                roi = np.asarray(heart_mask if heart_mask is not None else whole_body_roi(volume), dtype=bool)
         else:
             roi = np.asarray(heart_mask, dtype=bool)
         min_area = max(settings.min_area_mm2, settings.min_voxels * volume.pixel_area_mm2)
@@ -307,8 +313,7 @@ def _case_stream(cases: Sequence, roi_source: str):
     for case in cases:
         volume = case.load_volume()
         labels = case.load_labels(volume)
-        mask = case.load_heart_mask(volume) if roi_source == "reference" else None
-        yield case.case_id, volume, labels, mask
+        yield case.case_id, volume, labels, case.load_heart_mask(volume)
 
 
 def _phantom_seeds(cases: Sequence) -> dict[str, int]:
