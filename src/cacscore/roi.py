@@ -60,6 +60,8 @@ class RoiSettings:
         margin_mm: margin added around the heart hull so that no coronary calcium is cut off.
         superior_area_fraction: superior slices with less core area than this fraction of the largest
             slice area are not heart.
+        extend_mm, extend_taper: extension of the ROI above and below the heart core, and how much it
+            narrows per slice (in slice increments).
         min_lung_volume_ml: smallest air region counted as lung.
         rim_mm, max_rim_fraction: an air region with more than this fraction of its voxels within
             ``rim_mm`` of the body outline is outside air, not lung.
@@ -78,6 +80,7 @@ class RoiSettings:
     superior_area_fraction: float = 0.25
     beyond_hull_mm: float = 20.0
     extend_mm: float = 9.0
+    extend_taper: float = 0.0
     min_lung_volume_ml: float = 50.0
     rim_mm: float = 6.0
     max_rim_fraction: float = 0.3
@@ -302,22 +305,34 @@ def heart_roi(volume: Volume, settings: RoiSettings = RoiSettings()) -> np.ndarr
         core[z + 1 :] = False
     else:
         core[:z] = False
-    # The aortic root (coronary ostia) above, and the apex below, are thinner than the opening ball: extend
-    # the ROI slice by slice into soft tissue under the footprint of the slice before.
-    n_ext = round(float(settings.extend_mm / sz))
+    # The ball opening also shaves the apex: sweep from the widest slice towards the feet, adding the soft
+    # tissue of each slice that lies under the hull of the slice before.
     zs = np.flatnonzero(core.any(axis=(1, 2)))
     if zs.size:
+        z_peak = int(np.argmax(core.sum(axis=(1, 2))))
+        sweep = range(z_peak - 1, zs[0] - 1, -1) if superior_up else range(z_peak + 1, zs[-1] + 1)
+        for zk in sweep:
+            core[zk] |= soft_all[zk] & _hull2d(core[zk + 1 if superior_up else zk - 1])
+    # The aortic root (coronary ostia) above, and the apex below, are thinner than the opening ball and the
+    # apex is mostly epicardial fat: extend the ROI slice by slice for `extend_mm` into whatever is not
+    # lung or bone under the footprint of the slice before, narrowed by `extend_taper` slice increments
+    # per slice (0: a cylinder; 1: a 45-degree cone).
+    n_ext = round(float(settings.extend_mm / sz))
+    zs = np.flatnonzero(core.any(axis=(1, 2)))
+    allowed = ~lungs & ~bone & body
+    if zs.size:
         for start_z, direction in ((zs[-1], 1), (zs[0], -1)):
-            footprint = _convex_hull_slices(core[start_z : start_z + 1])[0]
+            footprint = _hull2d(core[start_z])
             for k in range(1, n_ext + 1):
                 zk = start_z + direction * k
                 if not 0 <= zk < nz:
                     break
-                layer = soft_all[zk] & footprint
+                footprint = _distance2d(footprint[None], wy, wx)[0] > settings.extend_taper * sz
+                layer = allowed[zk] & footprint
                 if not layer.any():
                     break
                 core[zk] = layer
-                footprint = _convex_hull_slices(layer[None])[0]
+                footprint = layer
     roi = _convex_hull_slices(core)
     if settings.margin_mm > 0:
         roi = _distance2d(~roi, wy, wx) <= settings.margin_mm
