@@ -29,3 +29,25 @@ def qrm_reference() -> dict:
     if not path.is_file():
         pytest.skip(f"the real phantom reference is not at {path}")
     return json.loads(path.read_text())
+
+
+def _load_cohort_helpers():
+    import importlib.util
+
+    path = REPO / "tests" / "batch" / "cohort_helpers.py"
+    spec = importlib.util.spec_from_file_location("cohort_helpers", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def helpers():
+    """tests/batch/cohort_helpers.py as a module (random model folder, synthetic scans)."""
+    return _load_cohort_helpers()
+
+
+@pytest.fixture(scope="session")
+def random_model_dir(helpers, tmp_path_factory) -> Path:
+    """A randomly initialised candidate model folder, built once per test session."""
+    return helpers.random_candidate_model(tmp_path_factory.mktemp("model") / "random-candidates")
