@@ -9,6 +9,7 @@ import pytest
 
 from cacscore.cli.main import main
 from cacscore.datasets import open_dataset, read_manifest, read_orcascore
+from cacscore.errors import CacscoreError
 from cacscore.phantom import generate_case
 from cacscore.phantom.cohort import case_plan, case_seed, write_cohort
 
@@ -23,6 +24,21 @@ def test_case_k_does_not_depend_on_the_cohort_size():
     assert [p["case_id"] for p in big[:5]] == ["TRV1P1", "TRV2P1", "TRV3P1", "TRV4P1", "TRV1P2"]
     assert big[-1]["case_id"] == "TRV4P5"
     assert case_plan(40, 1, vendors=["ge"])[-1]["case_id"] == "TRV3P40"
+
+
+def test_min_category_keeps_the_same_seeds_and_skips_the_others():
+    """--min-category selects from the cohort's own seed sequence: the cases kept are exactly those of the
+    plain cohort whose target category is high enough, in order, renumbered per vendor."""
+    from cacscore.phantom.generator import target_category
+
+    plain = case_plan(60, seed=9)
+    wanted = [p["seed"] for p in plain if target_category(p["seed"]) >= 2]
+    picked = case_plan(len(wanted), seed=9, min_category=2)
+    assert [p["seed"] for p in picked] == wanted
+    assert [p["index"] for p in picked] == [p["index"] for p in plain if p["seed"] in set(wanted)]
+    assert [p["case_id"] for p in picked[:5]] == ["TRV1P1", "TRV2P1", "TRV3P1", "TRV4P1", "TRV1P2"]
+    with pytest.raises(CacscoreError, match="minimum category"):
+        case_plan(3, seed=9, min_category=5)
 
 
 def test_orcascore_layout_reads_back(tmp_path):

@@ -32,6 +32,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="orcascore: MHD files in the orCaScore layout; manifest: DICOM series + "
         "NIfTI masks + manifest.csv (default orcascore)",
     )
+    parser.add_argument(
+        "--min-category",
+        type=int,
+        default=0,
+        choices=range(5),
+        metavar="K",
+        help="only patients aiming at risk category K or higher (0..4: 0, 1-10, 11-100, 101-400, >400); "
+        "e.g. 1 for a training cohort where every patient has coronary calcium (default 0: all)",
+    )
     parser.add_argument("--montage", action="store_true", help="also write a PNG montage per case")
     parser.add_argument("--list-vendors", action="store_true", help="list the vendor presets and exit")
 
@@ -56,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         vendors=args.vendor,
         layout=args.layout,
         montage=args.montage,
+        min_category=args.min_category,
         progress=progress_enabled(args),
     )
     print(f"{'case':10} {'vendor':8} {'lesions':>7} {'Agatston':>9}  category")

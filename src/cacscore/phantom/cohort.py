@@ -39,7 +39,7 @@ from cacscore.errors import CacscoreError
 from cacscore.io import write_dicom_series, write_mask, write_volume
 from cacscore.io.atomic import write_text_atomic
 from cacscore.log import get_logger
-from cacscore.phantom.generator import PhantomCase, generate_case
+from cacscore.phantom.generator import PhantomCase, generate_case, target_category
 from cacscore.phantom.presets import VENDOR_PRESETS, get_preset
 
 log = get_logger(__name__)
@@ -53,19 +53,34 @@ def case_seed(cohort_seed: int, index: int) -> int:
     return int(state[0])
 
 
-def case_plan(n_cases: int, seed: int, vendors: Sequence[str] | None = None) -> list[dict]:
-    """(case id, vendor, seed) of each case of a cohort, in the orCaScore naming."""
+def case_plan(
+    n_cases: int, seed: int, vendors: Sequence[str] | None = None, min_category: int = 0
+) -> list[dict]:
+    """(case id, vendor, seed) of each case of a cohort, in the orCaScore naming.
+
+    With ``min_category`` > 0, case seeds whose target risk category
+    (:func:`cacscore.phantom.generator.target_category`) is below it are skipped, so a training cohort can
+    hold only patients with coronary calcium; the cases kept are the same as in a cohort without the option
+    (same seeds), renumbered.
+    """
+    if not 0 <= min_category <= 4:
+        raise CacscoreError(f"minimum category must be 0..4, not {min_category}")
     names = [get_preset(v).name for v in (vendors or list(VENDOR_PRESETS))]
-    plan = []
-    for k in range(n_cases):
+    plan: list[dict] = []
+    index = 0
+    while len(plan) < n_cases:
+        s = case_seed(seed, index)
+        index += 1
+        if min_category and target_category(s) < min_category:
+            continue
+        k = len(plan)
         preset = get_preset(names[k % len(names)])
-        p = k // len(names) + 1
         plan.append(
             {
-                "index": k,
-                "case_id": f"TRV{preset.vendor_code}P{p}",
+                "index": index - 1,
+                "case_id": f"TRV{preset.vendor_code}P{k // len(names) + 1}",
                 "vendor": preset.name,
-                "seed": case_seed(seed, k),
+                "seed": s,
             }
         )
     return plan
@@ -80,6 +95,7 @@ def write_cohort(
     *,
     montage: bool = False,
     progress: bool = False,
+    min_category: int = 0,
 ) -> list[Case]:
     """Generate and write ``n_cases`` phantom cases; return them as :class:`cacscore.datasets.Case`.
 
@@ -91,6 +107,7 @@ def write_cohort(
         layout: "orcascore" (MHD) or "manifest" (DICOM series + NIfTI masks + manifest.csv).
         montage: also write ``montages/<case_id>.png``.
         progress: show a tqdm progress bar (the CLI decides).
+        min_category: skip case seeds aiming at a lower risk category (see :func:`case_plan`).
     """
     if layout not in LAYOUTS:
         raise CacscoreError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
@@ -99,7 +116,7 @@ def write_cohort(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise CacscoreError(f"{out} exists and is not a folder; choose an output folder")
-    plan = case_plan(n_cases, seed, vendors)
+    plan = case_plan(n_cases, seed, vendors, min_category)
     iterator = plan
     if progress:
         from tqdm import tqdm
