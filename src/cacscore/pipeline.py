@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -76,6 +76,9 @@ class PredictOptions:
             the option is recorded so that future fields stay behind it).
         write_seg: write the labels as a DICOM SEG; ``None`` = when the input is DICOM.
         scoring_preset: name in ``cacscore.scoring.SCORING_PRESETS``.
+        kvp: tube voltage (kV) the scans were acquired at, for the calcium threshold (kVp table of
+            ``cacscore.constants``); ``None`` reads it from the scan (DICOM), and a scan without one (NIfTI,
+            MHD) is scored at 130 HU (120 kVp) with a warning.
     """
 
     model_dir: str | os.PathLike[str] | None = None
@@ -87,6 +90,7 @@ class PredictOptions:
     include_phi: bool = False
     write_seg: bool | None = None
     scoring_preset: str = "default"
+    kvp: float | None = None
 
     def __post_init__(self) -> None:
         if self.mask_format not in MASK_FORMATS:
@@ -226,6 +230,8 @@ class Predictor:
         candidate_cfg = config.get("candidates", {})
         self.connectivity = int(candidate_cfg.get("connectivity", 26))
         self.settings = get_preset(options.scoring_preset)
+        if options.kvp is not None:
+            self.settings = replace(self.settings, kvp=float(options.kvp))
         self.model_info = {
             "id": str(config.get("model_id") or Path(engine.model_dir).name),
             "engine": options.engine,

@@ -104,6 +104,20 @@ def test_calcium_scan_outputs_agree_with_rescoring(tmp_path, predictor):
     assert "data:image/png;base64," in page and 'id="per-artery"' in page
 
 
+def test_kvp_option_sets_the_threshold_of_a_file_without_kvp(tmp_path, predictor):
+    """NIfTI carries no kVp: without --kvp the 120 kVp threshold (130 HU) is used with a warning; with
+    kvp=80 the 80 kVp threshold of the table (167 HU, Grani et al. 2018) is used and nothing is warned."""
+    image, mask = _small_scan(tmp_path, "nokvp")
+    plain = predict_to_folder(image, tmp_path / "a", PredictOptions(heart_mask=mask), predictor)
+    assert plain.result["settings"]["threshold_hu"] == 130
+    assert any("kVp is unknown" in w for w in plain.result["scan"]["warnings"])
+    low = load_predictor(PredictOptions(kvp=80))
+    at80 = predict_to_folder(image, tmp_path / "b", PredictOptions(heart_mask=mask, kvp=80), low)
+    assert at80.status == "ok", at80.error
+    assert at80.result["settings"]["threshold_hu"] == 167 and at80.result["settings"]["kvp"] == 80.0
+    assert not any("kVp" in w for w in at80.result["scan"]["warnings"])
+
+
 def test_mhd_mask_format_is_short_integers(tmp_path, predictor):
     image, mask = _small_scan(tmp_path, "TRV3P9CTI")
     options = PredictOptions(heart_mask=mask, mask_format="mhd")

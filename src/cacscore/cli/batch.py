@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="calcium.nii.gz (default) or calcium.mhd with short integers (orCaScore)")
     parser.add_argument("--scoring", default="default", metavar="PRESET",
                         help="scoring preset (cacscore.scoring.SCORING_PRESETS; default: 'default')")
+    parser.add_argument("--kvp", type=float, default=None,
+                        help="tube voltage (kV) of the scans, for the calcium threshold; default: read from "
+                        "DICOM, else 120 kVp with a warning (NIfTI/MHD/NRRD carry no kVp)")
     parser.add_argument("--no-seg", action="store_true", help="no DICOM SEG for DICOM inputs")
     parser.add_argument("--include-phi", action="store_true",
                         help="allow patient-identifying DICOM fields (name, ID, birth date, accession) in "

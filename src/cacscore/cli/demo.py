@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     scan = out / "input" / "demo-phantom.nii.gz"
     scan.parent.mkdir(parents=True, exist_ok=True)
     write_volume(case.volume, scan)
+    # the NIfTI file carries no kVp: tell predict the phantom's, as a user would with --kvp
+    args.kvp = case.volume.info.kvp
     options = options_from_args(args)
     predictor = load_predictor(options)
     outcome = predict_to_folder(scan, out / "results", options, predictor=predictor)

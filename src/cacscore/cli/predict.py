@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scoring", default="default", metavar="PRESET",
                         help="scoring preset (cacscore.scoring.SCORING_PRESETS; default: 'default')")
     parser.add_argument("--overwrite", action="store_true", help="redo cases whose results exist")
+    parser.add_argument("--kvp", type=float, default=None,
+                        help="tube voltage (kV) of the scans, for the calcium threshold; default: read from "
+                        "DICOM, else 120 kVp with a warning (NIfTI/MHD/NRRD carry no kVp)")
     parser.add_argument("--no-seg", action="store_true", help="no DICOM SEG for DICOM inputs")
     parser.add_argument("--include-phi", action="store_true",
                         help="allow patient-identifying DICOM fields in outputs (off by default)")
@@ -47,6 +50,7 @@ def options_from_args(args: argparse.Namespace):
         include_phi=getattr(args, "include_phi", False),
         write_seg=False if getattr(args, "no_seg", False) else None,
         scoring_preset=getattr(args, "scoring", "default"),
+        kvp=getattr(args, "kvp", None),
     )
 
 
