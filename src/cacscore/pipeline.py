@@ -323,6 +323,12 @@ def case_id_for(input_path: str | os.PathLike[str]) -> str:
     return name or "case"
 
 
+def check_case_id(case_id: str) -> None:
+    """Refuse a case id that is not one plain folder name (empty, ".", "..", a path separator)."""
+    if case_id in ("", ".", "..") or "/" in case_id or "\\" in case_id or "\0" in case_id:
+        raise CacscoreError(f"case id {case_id!r} cannot name an output folder; use letters, digits, - and _")
+
+
 def _is_dicom_input(path: Path, volume: Volume) -> bool:
     return path.is_dir() or path.suffix.lower() == ".dcm" or volume.info.series_uid is not None
 
@@ -430,16 +436,19 @@ def predict_to_folder(
     out_dir: str | os.PathLike[str],
     options: PredictOptions = PredictOptions(),
     predictor: Predictor | None = None,
+    case_id: str | None = None,
 ) -> CaseOutcome:
     """Predict one input (DICOM folder or image file) and write ``out_dir/<case id>/``.
 
-    Returns a :class:`CaseOutcome`; user errors (unreadable input, wrong heart mask, output inside the
-    input) give status "error" with the message, and nothing is written for that case. A case folder that
-    already holds a result.json is "skipped" unless ``options.overwrite``.
+    ``case_id`` names the case (a manifest's ``case_id``); by default it is :func:`case_id_for` the input
+    (folder name or file stem). Returns a :class:`CaseOutcome`; user errors (unreadable input, wrong heart
+    mask, output inside the input, a case id that is not a plain folder name) give status "error" with the
+    message, and nothing is written for that case. A case folder that already holds a result.json is
+    "skipped" unless ``options.overwrite``.
     """
     start = time.perf_counter()
     input_path = Path(input_path)
-    case_id = case_id_for(input_path)
+    case_id = case_id_for(input_path) if case_id is None else case_id
     case_dir = Path(out_dir) / case_id
 
     def outcome(status, result=None, error=None):
@@ -447,6 +456,7 @@ def predict_to_folder(
                            str(case_dir) if status != "error" else None)
 
     try:
+        check_case_id(case_id)
         if not input_path.exists():
             raise CacscoreError(f"{input_path} does not exist; give a DICOM folder or an image file")
         check_output_location(input_path, case_dir)

@@ -163,3 +163,21 @@ def test_killed_batch_resumes_without_redoing_finished_cases(tmp_path, random_mo
     after = _mtimes(out)
     assert len(after) == 20 and all(after[k] == v for k, v in finished.items())
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+def test_manifest_case_ids_name_the_output_folders(tmp_path, random_model_dir, helpers):
+    """Two manifest rows whose images are both called scan.nii.gz go to out/<case_id>/, as listed."""
+    images, masks = helpers.write_cohort(tmp_path / "cohort", 2, seed=101)
+    rows = []
+    for i, image in enumerate(sorted(images.iterdir())):
+        target = tmp_path / f"site{i}" / "scan.nii.gz"
+        target.parent.mkdir()
+        shutil.copyfile(image, target)
+        rows.append(f"patient-{i},{target},{masks / image.name}")
+    manifest = tmp_path / "cohort.csv"
+    manifest.write_text("case_id,image,heart_mask\n" + "\n".join(rows) + "\n")
+    report = run_batch(manifest, tmp_path / "out", _options(random_model_dir, None))
+    assert [(o.case_id, o.status) for o in report.outcomes] == [("patient-0", "ok"), ("patient-1", "ok")]
+    for case_id in ("patient-0", "patient-1"):
+        result = json.loads((tmp_path / "out" / case_id / "result.json").read_text())
+        assert result["case_id"] == case_id

@@ -42,6 +42,20 @@ def test_manifest_cases_with_heart_masks(tmp_path):
     assert cases[1].heart_mask_path is None
 
 
+def test_manifest_case_ids_name_the_outputs(tmp_path):
+    """A manifest's case_id is the case id, even when images share a name (the phantom's manifest layout
+    has cases/<id>/dicom folders); an id that is not a plain folder name is refused."""
+    write_volume(_volume(), tmp_path / "a" / "scan.nii.gz")
+    write_volume(_volume(), tmp_path / "b" / "scan.nii.gz")
+    manifest = tmp_path / "cohort.csv"
+    manifest.write_text("case_id,image\nP2,b/scan.nii.gz\nP1,a/scan.nii.gz\n")
+    cases = discover_cases(manifest)
+    assert [(c.case_id, c.input_path.parent.name) for c in cases] == [("P1", "a"), ("P2", "b")]
+    manifest.write_text("case_id,image\n../up,a/scan.nii.gz\n")
+    with pytest.raises(CacscoreError, match="case id"):
+        discover_cases(manifest)
+
+
 def test_discovery_errors(tmp_path):
     with pytest.raises(CacscoreError, match="does not exist"):
         discover_cases(tmp_path / "nope")

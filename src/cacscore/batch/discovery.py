@@ -7,9 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cacscore.errors import CacscoreError
-from cacscore.log import get_logger
-
-log = get_logger(__name__)
 
 #: The file whose presence marks a case as done (written last and atomically by the pipeline).
 DONE_MARKER = "result.json"
@@ -29,15 +26,15 @@ def discover_cases(source: str | os.PathLike[str]) -> list[BatchCase]:
 
     ``source`` is either a manifest CSV (read with :func:`cacscore.datasets.read_manifest`) or a folder whose
     entries are cases: each image file (.mhd/.mha/.nii/.nii.gz/.nrrd) is one case, and each subfolder is
-    one DICOM case. Hidden entries and the data files of MetaImages (.raw/.zraw) are ignored. Case ids come
-    from :func:`cacscore.pipeline.case_id_for` (the folder name or file stem), the name of the output
-    folder ``predict`` writes; for a manifest too, so ids must differ by image file name.
+    one DICOM case. Hidden entries and the data files of MetaImages (.raw/.zraw) are ignored. Case ids (the
+    output folder names) are a manifest's ``case_id`` column, else :func:`cacscore.pipeline.case_id_for`
+    (the folder name or file stem, as ``predict`` names them).
 
     Raises:
         CacscoreError: the source does not exist, holds no case, or two cases share an id.
     """
     from cacscore.io import IMAGE_SUFFIXES, image_suffix
-    from cacscore.pipeline import case_id_for
+    from cacscore.pipeline import case_id_for, check_case_id
 
     path = Path(source)
     if path.is_file() and path.suffix.lower() == ".csv":
@@ -45,12 +42,9 @@ def discover_cases(source: str | os.PathLike[str]) -> list[BatchCase]:
 
         cases = []
         for c in read_manifest(path):
-            case_id = case_id_for(c.image_path)
-            if case_id != c.case_id:
-                log.warning("manifest case %s: outputs go to %s/ (named after its image, as predict does)",
-                            c.case_id, case_id)
+            check_case_id(c.case_id)
             mask = Path(c.heart_mask_path) if c.heart_mask_path else None
-            cases.append(BatchCase(case_id, Path(c.image_path), mask))
+            cases.append(BatchCase(c.case_id, Path(c.image_path), mask))
     elif path.is_dir():
         cases = []
         for entry in sorted(path.iterdir()):

@@ -131,7 +131,8 @@ def run_case(case: BatchCase, out_dir: Path, options: Any, predictor: Any) -> An
         case_options = replace(case_options, heart_mask=case.heart_mask_path)
     start = time.perf_counter()
     try:
-        outcome = predict_to_folder(case.input_path, out_dir, case_options, predictor=predictor)
+        outcome = predict_to_folder(case.input_path, out_dir, case_options, predictor=predictor,
+                                    case_id=case.case_id)
     except Exception as exc:  # one case must never stop the cohort; the error is recorded below
         kind = "" if isinstance(exc, CacscoreError) else f"internal error ({type(exc).__name__}): "
         outcome = CaseOutcome(
