@@ -12,6 +12,8 @@ HELP = "score every scan of a folder or manifest (process pool or Dask; resumabl
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from cacscore.cli.predict import add_model_and_output_options
+
     parser.add_argument("source", type=Path, metavar="INPUT_DIR|MANIFEST",
                         help="folder of cases (DICOM subfolders or .mhd/.mha/.nii/.nii.gz/.nrrd files) "
                              "or a manifest .csv")
@@ -27,24 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--part-id", type=int, default=0, metavar="I", help="the part to run, 0..K-1")
     parser.add_argument("--overwrite", action="store_true",
                         help="redo cases whose result.json exists (default: skip them, so a rerun resumes)")
-    parser.add_argument("--model", metavar="DIR", help="model folder (default: the shipped model)")
-    parser.add_argument("--engine", choices=("torch", "onnx"), default="torch",
-                        help="inference engine (onnx: ONNX Runtime on CPU, see `cacscore export`)")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (torch engine)")
-    parser.add_argument("--heart-mask", metavar="DIR",
-                        help="folder of <case id>.nii.gz heart masks (a manifest names its own); "
-                             "default: automatic heart ROI")
-    parser.add_argument("--mask-format", choices=("nifti", "mhd"), default="nifti",
-                        help="calcium.nii.gz (default) or calcium.mhd with short integers (orCaScore)")
-    parser.add_argument("--scoring", default="default", metavar="PRESET",
-                        help="scoring preset (cacscore.scoring.SCORING_PRESETS; default: 'default')")
-    parser.add_argument("--kvp", type=float, default=None,
-                        help="tube voltage (kV) of the scans, for the calcium threshold; default: read from "
-                        "DICOM, else 120 kVp with a warning (NIfTI/MHD/NRRD carry no kVp)")
-    parser.add_argument("--no-seg", action="store_true", help="no DICOM SEG for DICOM inputs")
-    parser.add_argument("--include-phi", action="store_true",
-                        help="allow patient-identifying DICOM fields (name, ID, birth date, accession) in "
-                             "reports, logs and error messages; off by default")
+    add_model_and_output_options(
+        parser, heart_mask_help="folder of <case id>.nii.gz heart masks (a manifest names its own)")
 
 
 def run(args: argparse.Namespace) -> int:

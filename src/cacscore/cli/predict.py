@@ -17,23 +17,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="DICOM folder or image file, one per case")
     parser.add_argument("-o", "--output", required=True, metavar="OUTDIR",
                         help="folder for OUTDIR/<case id>/ and OUTDIR/summary.csv (never inside an input)")
+    parser.add_argument("--overwrite", action="store_true", help="redo cases whose results exist")
+    add_model_and_output_options(
+        parser, heart_mask_help="heart mask on the scan's grid (file), or a folder of <case id>.nii.gz masks")
+
+
+def add_model_and_output_options(parser: argparse.ArgumentParser, heart_mask_help: str) -> None:
+    """The options that ``predict`` and ``batch`` share (model, engine, ROI, scoring, outputs)."""
     parser.add_argument("--model", metavar="DIR", help="model folder (default: the shipped model)")
+    parser.add_argument("--engine", choices=("torch", "onnx"), default="torch",
+                        help="inference engine (onnx: ONNX Runtime on CPU, see `cacscore export`)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (torch engine)")
     parser.add_argument("--heart-mask", metavar="PATH",
-                        help="heart mask on the scan's grid (file), or a folder of <case id>.nii.gz masks; "
-                             "default: automatic heart ROI")
+                        help=f"{heart_mask_help}; default: automatic heart ROI")
     parser.add_argument("--mask-format", choices=("nifti", "mhd"), default="nifti",
                         help="calcium.nii.gz (default) or calcium.mhd with short integers (orCaScore)")
-    parser.add_argument("--engine", choices=("torch", "onnx"), default="torch", help="inference engine")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (torch engine)")
     parser.add_argument("--scoring", default="default", metavar="PRESET",
                         help="scoring preset (cacscore.scoring.SCORING_PRESETS; default: 'default')")
-    parser.add_argument("--overwrite", action="store_true", help="redo cases whose results exist")
     parser.add_argument("--kvp", type=float, default=None,
                         help="tube voltage (kV) of the scans, for the calcium threshold; default: read from "
                         "DICOM, else 120 kVp with a warning (NIfTI/MHD/NRRD carry no kVp)")
     parser.add_argument("--no-seg", action="store_true", help="no DICOM SEG for DICOM inputs")
     parser.add_argument("--include-phi", action="store_true",
-                        help="allow patient-identifying DICOM fields in outputs (off by default)")
+                        help="allow patient-identifying DICOM fields (name, ID, birth date, accession) in "
+                             "reports, logs and error messages; off by default")
 
 
 def options_from_args(args: argparse.Namespace):
