@@ -10,37 +10,17 @@ import pytest
 
 from cacscore.cli.main import main
 from cacscore.io import write_mask, write_volume
-from cacscore.labels import Artery
-from cacscore.volume import ScanInfo, Volume
 
-LESIONS = ((1, 1, 1, 2, 4, Artery.LAD), (2, 8, 8, 2, 2, Artery.LCX), (1, 12, 2, 1, 2, Artery.RCA))
 KINDS = {"TRV1P1": "perfect", "TRV1P2": "missed", "TRV1P3": "fp", "TRV1P4": "swapped"}
 
 
-def _case(kind):
-    hu = np.zeros((4, 16, 16), dtype=np.float32)
-    ref = np.zeros(hu.shape, dtype=np.uint8)
-    for z, r, c, h, w, artery in LESIONS:
-        hu[z, r : r + h, c : c + w] = 300
-        ref[z, r : r + h, c : c + w] = artery
-    pred = ref.copy()
-    if kind == "missed":
-        pred[ref == Artery.LCX] = 0
-    elif kind == "fp":
-        hu[3, 14, 12:16] = 500
-        pred[3, 14, 12:16] = Artery.RCA
-    elif kind == "swapped":
-        pred[ref == Artery.LAD] = Artery.LCX
-    return Volume(hu, (3.0, 1.0, 1.0), (-10.0, 5.0, 100.0), info=ScanInfo(kvp=120.0)), pred, ref
-
-
 @pytest.fixture
-def orcascore_root(tmp_path):
+def orcascore_root(tmp_path, constructed_case):
     """An orCaScore-layout root (images + reference) and a prediction folder in mixed styles."""
     root = tmp_path / "orCaScore"
     pred_dir = tmp_path / "pred"
     for case_id, kind in KINDS.items():
-        volume, pred, ref = _case(kind)
+        volume, pred, ref = constructed_case(kind)
         write_volume(volume, root / "Training Set" / "Images" / f"{case_id}CTI.mhd")
         write_mask(
             ref, volume, root / "Training Set" / "Reference standard" / f"{case_id}R.mhd", dtype=np.int16
@@ -49,7 +29,7 @@ def orcascore_root(tmp_path):
             write_mask(pred, volume, pred_dir / case_id / "calcium.nii.gz")  # a predict output folder
         else:
             write_mask(pred, volume, pred_dir / f"{case_id}.nii.gz")
-    volume, pred, _ = _case("perfect")
+    volume, pred, _ = constructed_case("perfect")
     write_mask(pred, volume, pred_dir / "TRV2P1.nii.gz")  # no reference: reported, not evaluated
     return root, pred_dir
 
