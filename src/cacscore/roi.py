@@ -15,8 +15,11 @@ scans as on the phantom:
 4. heart core: soft tissue (> ``soft_tissue_hu`` after smoothing) of the mediastinum, opened with a ball of
    radius ``core_radius_mm`` (removes the descending aorta, oesophagus, thin vessels and wall muscle, keeps
    the chambers), largest 3-D connected part;
-5. superior limit: slices above the heart whose core area falls below ``superior_area_fraction`` of the
-   largest slice area are dropped (great vessels above the heart);
+5. superior limit: going up from the largest slice, the heart tapers towards its base while the great
+   vessels above it keep a constant cross-section; the top is the first slice, once the area is below
+   ``waist_fraction`` of the largest, whose area no longer shrinks (or below ``superior_area_fraction``);
+   the ROI then extends a tapering cone ``extend_up_mm`` above and ``extend_mm`` below (aortic root,
+   coronary ostia, apex);
 6. heart ROI: per slice, the convex hull of the core (it bridges the atrioventricular and interventricular
    grooves, where the coronary arteries run in epicardial fat), dilated by ``margin_mm``, kept inside the
    mediastinum and outside bone.
@@ -60,8 +63,12 @@ class RoiSettings:
         margin_mm: margin added around the heart hull so that no coronary calcium is cut off.
         superior_area_fraction: superior slices with less core area than this fraction of the largest
             slice area are not heart.
-        extend_mm, extend_taper: extension of the ROI above and below the heart core, and how much it
-            narrows per slice (in slice increments).
+        waist_fraction: above the peak, once the core area is below this fraction of the largest slice
+            area, the first slice whose area no longer shrinks is the heart's top (the great vessels keep
+            their cross-section while the heart tapers to its base).
+        extend_mm, extend_up_mm, extend_taper: extension of the ROI below (apex) and above (aortic root)
+            the heart core, and how much it narrows per mm of height (mm in-plane; 2: the steep cone of a
+            rounded heart cap).
         min_lung_volume_ml: smallest air region counted as lung.
         rim_mm, max_rim_fraction: an air region with more than this fraction of its voxels within
             ``rim_mm`` of the body outline is outside air, not lung.
@@ -78,9 +85,11 @@ class RoiSettings:
     core_radius_mm: float = 12.0
     margin_mm: float = 11.0
     superior_area_fraction: float = 0.25
+    waist_fraction: float = 0.6
+    extend_up_mm: float = 9.0
     beyond_hull_mm: float = 20.0
     extend_mm: float = 9.0
-    extend_taper: float = 0.0
+    extend_taper: float = 2.0
     min_lung_volume_ml: float = 50.0
     rim_mm: float = 6.0
     max_rim_fraction: float = 0.3
@@ -255,12 +264,39 @@ def heart_roi(volume: Volume, settings: RoiSettings = RoiSettings()) -> np.ndarr
     rim = body & (_distance2d(body, wy, wx) <= settings.rim_mm)
     sizes = np.bincount(lab.ravel(), minlength=n + 1)
     on_rim = np.bincount(lab[rim], minlength=n + 1)
-    ok = (sizes * voxel_ml >= settings.min_lung_volume_ml) & (on_rim <= settings.max_rim_fraction * sizes)
-    ok[0] = False
-    keep = np.flatnonzero(ok)
-    if keep.size == 0:
+    big = sizes * voxel_ml >= settings.min_lung_volume_ml
+    big[0] = False
+    strict = big & (on_rim <= settings.max_rim_fraction * sizes)
+    # A field of view that cuts the chest leaves a lung as a sliver along the body hull's chord, which the
+    # rim test takes for outside air; when the strict choice finds no heart, count every large air region.
+    choices = [sel for sel in (strict, big) if sel.any()]
+    if not choices:
         raise _no_lungs()
-    lungs = np.isin(lab, keep)
+    if not strict.any() or (strict == big).all():
+        choices = choices[:1]
+    for k, sel in enumerate(choices):
+        try:
+            small = _roi_from_lungs(volume, settings, smooth, body, np.isin(lab, np.flatnonzero(sel)))
+            break
+        except CacscoreError:
+            if k == len(choices) - 1:
+                raise
+            log.info("no heart between the strict lungs; retrying with every large air region as lung")
+    out = np.zeros(hu_full.shape, dtype=bool)
+    out[:, :cy, :cx] = np.repeat(np.repeat(small, fy, axis=1), fx, axis=2)
+    return out
+
+
+def _roi_from_lungs(
+    volume: Volume, settings: RoiSettings, smooth: np.ndarray, body: np.ndarray, lungs: np.ndarray
+) -> np.ndarray:
+    """The ROI on the working grid given the lungs (steps 3-6 of the module docstring)."""
+    sz, sy, sx = volume.spacing_zyx_mm
+    fy, fx = _downsample_factor((sy, sx), settings.work_spacing_mm)
+    wy, wx = sy * fy, sx * fx
+    voxel_ml = sz * wy * wx / 1000.0
+    nz = smooth.shape[0]
+    work_shape = smooth.shape
     lung_slices = lungs.any(axis=(1, 2))
 
     hull = _convex_hull_slices(lungs)
@@ -297,9 +333,14 @@ def heart_roi(volume: Volume, settings: RoiSettings = RoiSettings()) -> np.ndarr
     z_peak = int(np.argmax(area))
     superior_up = _superior_is_up(lung_slices, volume)
     step = 1 if superior_up else -1
-    # Great vessels above the heart: slices past the peak whose area falls below a fraction of the peak's.
+    # Great vessels above the heart: the heart tapers towards its base while the aorta, pulmonary trunk and
+    # vena cava above it keep their cross-section, so the heart's top is the waist where the area stops
+    # shrinking (looked for only once it is below `waist_fraction` of the peak: the area is flat near the
+    # peak too), or where it falls below `superior_area_fraction` of the peak.
     z = z_peak
     while 0 <= z + step < nz and area[z + step] >= settings.superior_area_fraction * area[z_peak]:
+        if area[z] < settings.waist_fraction * area[z_peak] and area[z + step] >= area[z]:
+            break
         z += step
     if superior_up:
         core[z + 1 :] = False
@@ -314,14 +355,16 @@ def heart_roi(volume: Volume, settings: RoiSettings = RoiSettings()) -> np.ndarr
         for zk in sweep:
             core[zk] |= soft_all[zk] & _hull2d(core[zk + 1 if superior_up else zk - 1])
     # The aortic root (coronary ostia) above, and the apex below, are thinner than the opening ball and the
-    # apex is mostly epicardial fat: extend the ROI slice by slice for `extend_mm` into whatever is not
-    # lung or bone under the footprint of the slice before, narrowed by `extend_taper` slice increments
-    # per slice (0: a cylinder; 1: a 45-degree cone).
-    n_ext = round(float(settings.extend_mm / sz))
+    # apex is mostly epicardial fat: extend the ROI slice by slice (`extend_up_mm` up, `extend_mm` down)
+    # into whatever is not lung or bone under the footprint of the slice before, narrowed by
+    # `extend_taper` mm in-plane per mm of height (0: a cylinder; 1: a 45-degree cone; the heart's caps
+    # are rounded, hence steeper).
     zs = np.flatnonzero(core.any(axis=(1, 2)))
     allowed = ~lungs & ~bone & body
+    up = 1 if superior_up else -1
     if zs.size:
         for start_z, direction in ((zs[-1], 1), (zs[0], -1)):
+            n_ext = round(float((settings.extend_up_mm if direction == up else settings.extend_mm) / sz))
             footprint = _hull2d(core[start_z])
             for k in range(1, n_ext + 1):
                 zk = start_z + direction * k
@@ -339,11 +382,9 @@ def heart_roi(volume: Volume, settings: RoiSettings = RoiSettings()) -> np.ndarr
     roi &= ~lungs & ~bone & body
     roi = _fill_slices(roi)
 
-    small = np.zeros((nz, cy // fy, cx // fx), dtype=bool)
+    small = np.zeros(work_shape, dtype=bool)
     small[box] = roi
-    out = np.zeros(hu_full.shape, dtype=bool)
-    out[:, :cy, :cx] = np.repeat(np.repeat(small, fy, axis=1), fx, axis=2)
-    return out
+    return small
 
 
 def _bbox_yx(mask: np.ndarray, pad_y: float, pad_x: float) -> tuple[slice, slice, slice]:

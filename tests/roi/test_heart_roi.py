@@ -45,8 +45,6 @@ def test_twenty_phantom_cases_no_lost_lesion():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="not reached yet: 3 of 20 cases have Dice 0.84-0.90 (mean 0.93); "
-                   "see docs/reproduction.md")
 def test_twenty_phantom_cases_dice():
     """The issue's bar: Dice >= 0.90 against the phantom's heart masks on each of the 20 cases."""
     dices = [_dice(roi, case.heart_mask) for _, case, roi in _twenty_cases()]
