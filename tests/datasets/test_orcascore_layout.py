@@ -73,6 +73,17 @@ def test_reads_cases_with_ids_vendors_and_references(tmp_path):
     assert [c.case_id for c in open_dataset(tmp_path)] == [c.case_id for c in cases]
 
 
+def test_hidden_entries_are_not_cases(tmp_path):
+    """A half-written copy in a hidden staging folder (an interrupted atomic write) and a macOS "._" file
+    next to the real images are ignored, not reported as a second copy of the case."""
+    make_orcascore(tmp_path)
+    images = tmp_path / "Training Set" / "Images"
+    write_volume(_ct(11), images / ".TRV1P1CTI.mhd.tmp1234" / "TRV1P1CTI.mhd")
+    (images / "._TRV1P2CTI.mhd").write_bytes(b"\x00\x05\x16\x07")
+    assert [c.case_id for c in read_orcascore(tmp_path)][:2] == ["TRV1P1", "TRV1P2"]
+    assert read_orcascore(tmp_path)[0].image_path == images / "TRV1P1CTI.mhd"
+
+
 def test_reference_with_codes_outside_0_to_3_is_rejected(tmp_path):
     vol = _ct(1)
     write_volume(vol, tmp_path / "Training Set" / "Images" / "TRV1P1CTI.mhd")

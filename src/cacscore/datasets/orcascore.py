@@ -35,8 +35,11 @@ def is_orcascore(root: str | os.PathLike[str]) -> bool:
 
 
 def _candidates(root: Path):
+    """MetaImage files below ``root``, hidden entries excluded: a name starting with "." is never a case
+    (macOS "._" resource files, and the staging folders of a write in progress or interrupted)."""
     for p in root.rglob("*"):
-        if p.suffix.lower() in (".mhd", ".mha") and p.is_file():
+        hidden = any(part.startswith(".") for part in p.relative_to(root).parts)
+        if not hidden and p.suffix.lower() in (".mhd", ".mha") and p.is_file():
             yield p
 
 
