@@ -95,7 +95,7 @@ def read_coca(root: str | os.PathLike[str]) -> list[Case]:
             f"no COCA gated release under {root}: expected {RELEASE_FOLDER}/patient/<id>/ and "
             f"{RELEASE_FOLDER}/calcium_xml/<id>.xml"
         )
-    patients = [p for p in (base / "patient").iterdir() if p.is_dir()]
+    patients = [p for p in (base / "patient").iterdir() if p.is_dir() and not p.name.startswith(".")]
     if not patients:
         raise CacscoreError(f"{base / 'patient'} holds no patient folder")
     xml_dir = base / "calcium_xml"
