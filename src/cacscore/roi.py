@@ -253,15 +253,17 @@ def heart_roi(volume: Volume, settings: RoiSettings = RoiSettings()) -> np.ndarr
     smooth = ndi.gaussian_filter(hu, sigma) if settings.smooth_mm > 0 else hu
 
     body = _largest(smooth > settings.body_hu)
-    # The convex hull of the body closes it where a cardiac field of view cuts it off (lungs touching the
-    # image border stay inside); air inside it is lung unless it hugs the hull's rim (air in skin folds,
-    # under the back, between body and table).
-    body = _convex_hull_slices(body)
+    # The convex hull of the body closes it where a cardiac field of view cuts it off, and so does the
+    # field of view's own edge where the body leaves it (a lung cut by the field of view then stays inside);
+    # air inside it is lung unless it hugs the body's real outline (air in skin folds, under the back,
+    # between body and table); the field of view's edge is no outline.
+    fov = _field_of_view(body, (ny, nx), (fy, fx))
+    body = _close_body(body, fov)
     air = (smooth < settings.air_hu) & body
     lab, n = ndi.label(air)
     if n == 0:
         raise _no_lungs()
-    rim = body & (_distance2d(body, wy, wx) <= settings.rim_mm)
+    rim = body & (_distance2d(body | ~fov[None], wy, wx) <= settings.rim_mm)
     sizes = np.bincount(lab.ravel(), minlength=n + 1)
     on_rim = np.bincount(lab[rim], minlength=n + 1)
     big = sizes * voxel_ml >= settings.min_lung_volume_ml
@@ -385,6 +387,54 @@ def _roi_from_lungs(
     small = np.zeros(work_shape, dtype=bool)
     small[box] = roi
     return small
+
+
+def _field_of_view(body: np.ndarray, full_yx: tuple[int, int], factor_yx: tuple[int, int]) -> np.ndarray:
+    """The reconstructed field of view on the working grid (2-D bool): the image's inscribed circle, the
+    usual reconstruction circle of CT (pixels outside it are padding), or the whole image when the body
+    reaches beyond that circle (a scanner that reconstructs the full square)."""
+    ny, nx = full_yx
+    fy, fx = factor_yx
+    h, w = body.shape[1:]
+    yy = (np.arange(h) * fy + (fy - 1) / 2.0 - (ny - 1) / 2.0)[:, None]
+    xx = (np.arange(w) * fx + (fx - 1) / 2.0 - (nx - 1) / 2.0)[None, :]
+    radius = min(ny, nx) / 2.0
+    disc = yy**2 + xx**2 <= radius**2
+    outside_by = ~(yy**2 + xx**2 <= (radius + 2.0 * max(fy, fx)) ** 2)
+    if np.any(body & outside_by[None]):
+        return np.ones((h, w), dtype=bool)
+    return disc
+
+
+def _close_body(body: np.ndarray, fov: np.ndarray) -> np.ndarray:
+    """Per slice, the convex hull of the body plus the parts of the field of view that the body encloses
+    where it leaves it.
+
+    A body cross-section is close to convex. A part of the field of view outside the body's hull lies
+    either beyond the body's outline (outside air: the hull's boundary there is the outline itself, made
+    of body pixels) or beyond a chord of the hull that joins two points where the body leaves the field of
+    view, with no body along it (a lung that the field of view cuts: what the chord crosses is a cavity,
+    not the outline). In the second case the body went out of the field of view at both ends, so by
+    convexity that whole part is inside the body.
+    """
+    out = np.zeros_like(body)
+    for z in np.flatnonzero(body.any(axis=(1, 2))):
+        b = body[z]
+        hull = _hull2d(b)
+        out[z] = hull
+        lab, n = ndi.label(fov & ~hull)
+        if n == 0:
+            continue
+        # The hull's boundary pixels next to each outside part, and how many of them are body.
+        grown = ndi.grey_dilation(lab, size=(3, 3))
+        border = hull & (grown > 0)
+        total = np.bincount(grown[border], minlength=n + 1)
+        on_body = np.bincount(grown[border & b], minlength=n + 1)
+        cavity = np.flatnonzero((total > 0) & (on_body < 0.5 * total))
+        cavity = cavity[cavity > 0]
+        if cavity.size:
+            out[z] |= np.isin(lab, cavity)
+    return out
 
 
 def _bbox_yx(mask: np.ndarray, pad_y: float, pad_x: float) -> tuple[slice, slice, slice]:

@@ -27,6 +27,22 @@ def test_one_phantom_case_dice_and_calcium():
     assert not np.any((case.labels > 0) & ~roi)
 
 
+def test_small_field_of_view_that_cuts_off_the_right_lung():
+    """A 192 mm field of view centred on a heart 20 mm left of the midline leaves the right lung only as
+    air between the mediastinum and the edge of the reconstruction circle, outside the body's convex hull.
+    That air is still lung (the body leaves the field of view on both sides of it), so the ROI must reach
+    the right heart border: no reference calcium outside the ROI, and most of the heart inside it (the
+    single left lung's hull alone runs through the middle of the heart)."""
+    from cacscore.phantom import generate_case
+
+    case = generate_case(798321446, "siemens")  # the eval-cohort-c TRV1P2 configuration
+    fov_mm = case.volume.shape[2] * case.volume.spacing_zyx_mm[2]
+    assert fov_mm < 200.0
+    roi = heart_roi(case.volume)
+    assert not np.any((case.labels > 0) & ~roi)
+    assert np.count_nonzero(case.heart_mask & ~roi) < 0.15 * np.count_nonzero(case.heart_mask)
+
+
 def _twenty_cases():
     from cacscore.phantom import generate_case
 
