@@ -102,7 +102,8 @@ def _recipe(name: str, description: str, **changes) -> Recipe:
 CANDIDATE_RECIPES: dict[str, tuple[Recipe, CandidateSampling]] = {
     "default": (
         _recipe("default", "CandidateNet (multi-scale 2.5-D patches + ROI position features), 4 classes, "
-                "6 augmented copies per coronary candidate, cosine LR, early stopping, temperature calibration"),
+                "6 augmented copies per coronary candidate, cosine LR, early stopping, "
+                "temperature calibration"),
         CandidateSampling(),
     ),
     "smoke": (
