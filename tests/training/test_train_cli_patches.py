@@ -69,6 +69,7 @@ def test_train_then_evaluate(dataset, tmp_path, capsys):
         "samples_per_epoch": 64,
     }
     assert config["inputs"] == {"patches": [1, 52, 52]} and config["patch_params"]["size_px"] == 52
+    assert config["context"] is None  # the default recipe sees the window only (context: opt-in)
     assert len(config["training"]["history"]) == config["training"]["epochs_run"]
     split = json.loads((out / "split.json").read_text())
     assert split["mode"] == "patient"
@@ -169,3 +170,39 @@ def test_kfold_by_patient_writes_one_folder_per_fold(dataset, tmp_path):
     assert sorted(tested) == sorted(f"V{v}P{p}" for v in (1, 2) for p in (1, 2, 3))
     n_test = sum(f["test"]["n"] for f in summary["folds"])
     assert int(np.sum(summary["pooled_confusion_matrix"])) == n_test
+
+
+def test_context_recipe_trains_and_evaluate_rebuilds_its_context(dataset, tmp_path):
+    """A recipe with context (2.5-D, wide field, ROI fraction, position): the window set and its hash are
+    the paper's, the context is recorded, and evaluate-patches rebuilds it to the same test metrics."""
+    from dataclasses import replace
+
+    from cacscore.datasets import open_dataset
+    from cacscore.patches import ContextParams, extract_cases
+    from cacscore.training.patch_task import evaluate_patch_model, train_patches
+    from cacscore.training.recipes import RECIPES
+    from cacscore.training.tasks import TrainOptions
+
+    context = ContextParams(neighbour_slices=1, wide_factor=2, wide_roi=True, position=True)
+    base = RECIPES["default"]
+    recipe = replace(
+        base,
+        context=context,
+        architecture_kwargs=dict(base.architecture_kwargs, in_channels=context.n_channels),
+    )
+    cases = [c for c in open_dataset(dataset) if c.has_reference]
+    out = tmp_path / "ctx"
+    options = TrainOptions(epochs=1, samples_per_epoch=32, seed=2, device="cpu", num_threads=1)
+    train_patches(cases, recipe, out, options)
+    config = json.loads((out / "config.json").read_text())
+    # window + 2 neighbouring slices + wide mean and maximum + ROI fraction + 3 position planes
+    assert config["inputs"] == {"patches": [9, 52, 52]} and config["context"] == context.to_dict()
+    fingerprint = json.loads((out / "dataset.json").read_text())
+    paper_windows = extract_cases(cases)  # no context: the paper's extraction
+    assert fingerprint["patches_sha256"] == paper_windows.fingerprint()
+    assert fingerprint["counts"]["all"] == paper_windows.counts()
+    assert len(fingerprint["context_sha256"]) == 64
+    metrics = json.loads((out / "metrics.json").read_text())
+    again = evaluate_patch_model(out, cases, device="cpu")
+    assert again["confusion_matrix"] == metrics["test"]["confusion_matrix"]
+    assert again["roc_auc"] == pytest.approx(metrics["test"]["roc_auc"])

@@ -26,7 +26,7 @@ from cacscore.models.checkpoint import (
     save_model_folder,
     write_json_file,
 )
-from cacscore.patches import PatchParams, PatchSet, extract_cases
+from cacscore.patches import ContextParams, PatchParams, PatchSet, extract_cases
 from cacscore.training.preprocess import Augmentation, Preprocessing
 from cacscore.training.recipes import Recipe
 from cacscore.training.splits import (
@@ -59,17 +59,39 @@ RANDOM_SPLIT_WARNING = (
 
 class PatchTransform:
     """Batch transform of the patch task: int16 HU patches (N, H, W) -> augmented (training only),
-    windowed and resized network input (N, 1, S, S)."""
+    windowed and resized network input (N, 1, S, S).
 
-    def __init__(self, preprocessing: Preprocessing, augmentation: Augmentation | None = None) -> None:
+    With a :class:`~cacscore.patches.ContextParams` the batch also holds "context_hu" (N, C, H, W) int16,
+    "context_roi" (N, R, H, W) uint8 ROI pixel counts per wide-field block and "position" (N, P); the input
+    is (N, 1 + C + R + P, H, W): the window and its HU context through the same preprocessing, the ROI
+    fraction (0..1), then the position numbers broadcast as constant planes. Flips and rotations move all
+    image planes together; HU shifts and noise touch only the HU planes.
+    """
+
+    def __init__(
+        self,
+        preprocessing: Preprocessing,
+        augmentation: Augmentation | None = None,
+        context: ContextParams | None = None,
+    ) -> None:
         self.preprocessing = preprocessing
         self.augmentation = augmentation
+        self.context = context
 
     def __call__(self, batch: dict[str, torch.Tensor], training: bool, generator: torch.Generator):
         hu = batch["patches"].float().unsqueeze(1)
+        if self.context is None:
+            if training and self.augmentation is not None:
+                hu = self.augmentation(hu, generator)
+            return (self.preprocessing(hu),)
+        hu = torch.cat([hu, batch["context_hu"].float()], dim=1)
+        block = max(int(self.context.wide_factor), 1) ** 2
+        roi = batch["context_roi"].float() / block
         if training and self.augmentation is not None:
-            hu = self.augmentation(hu, generator)
-        return (self.preprocessing(hu),)
+            hu, roi = self.augmentation(hu, generator, spatial=roi)
+        x = self.preprocessing(hu)
+        pos = batch["position"].float()[:, :, None, None].expand(-1, -1, *x.shape[-2:])
+        return (torch.cat([x, roi, pos], dim=1),)
 
 
 #: A negative window is "hard" (calcium-like) when it holds at least this many pixels >= HARD_HU.
@@ -80,7 +102,12 @@ HARD_HU = 130
 def _arrays(ps: PatchSet, index: np.ndarray) -> ArrayData:
     patches = ps.patches[index]
     hard = (patches >= HARD_HU).sum(axis=(1, 2)) >= HARD_MIN_PIXELS
-    return ArrayData({"patches": patches}, ps.labels[index].astype(np.int64), hard=hard)
+    inputs = {"patches": patches}
+    if ps.context is not None:
+        inputs["context_hu"] = ps.context.hu[index]
+        inputs["context_roi"] = ps.context.roi[index]
+        inputs["position"] = ps.context.position[index]
+    return ArrayData(inputs, ps.labels[index].astype(np.int64), hard=hard)
 
 
 def split_counts(ps: PatchSet, index: dict[str, np.ndarray]) -> dict[str, dict[str, int]]:
@@ -93,7 +120,7 @@ def split_counts(ps: PatchSet, index: dict[str, np.ndarray]) -> dict[str, dict[s
 
 def dataset_fingerprint(ps: PatchSet, index: dict[str, np.ndarray], cases: Sequence) -> dict:
     """What the model was trained on: cases, patients, vendor mix, window counts and a content hash."""
-    return {
+    out = {
         "n_cases": len(ps.case_ids),
         "case_ids": list(ps.case_ids),
         "patient_ids": sorted(set(ps.patient_ids)),
@@ -104,6 +131,9 @@ def dataset_fingerprint(ps: PatchSet, index: dict[str, np.ndarray], cases: Seque
         "counts": split_counts(ps, index),
         "patches_sha256": ps.fingerprint(),
     }
+    if ps.context is not None:
+        out["context_sha256"] = ps.context_fingerprint()
+    return out
 
 
 def make_splits(ps: PatchSet, options: TrainOptions, fractions) -> list[dict]:
@@ -176,7 +206,7 @@ def _train_one(
     train, val, test = (_arrays(ps, index[n]) for n in SPLIT_NAMES)
     if train.labels.sum() == 0:
         raise CacscoreError("the training split has no calcium window; the dataset needs cases with calcium")
-    transform = PatchTransform(recipe.preprocessing, recipe.augmentation)
+    transform = PatchTransform(recipe.preprocessing, recipe.augmentation, recipe.context)
     model = seeded_model(recipe.architecture, recipe.architecture_kwargs, options.seed)
     device = resolve_device(options.device)
     desc = f"train {recipe.name}" + (f" {run['name']}" if run["name"] else "")
@@ -199,11 +229,13 @@ def _train_one(
             p = _probabilities(logits, result.temperature, result.temperature_folded)
             metrics[name] = binary_metrics(data.labels, p, result.threshold)
     size = recipe.preprocessing.resize_px or ps.params.size_px
+    channels = 1 if recipe.context is None else recipe.context.n_channels
     config = {
         "task": "patches",
         "classes": list(CLASSES),
         "n_classes": len(CLASSES),
-        "inputs": {"patches": [1, size, size]},
+        "inputs": {"patches": [channels, size, size]},
+        "context": None if recipe.context is None else recipe.context.to_dict(),
         "recipe": recipe.to_dict(),
         "recipe_overrides": overrides,
         "preprocessing": recipe.preprocessing.to_dict(),
@@ -251,8 +283,14 @@ def _fmt(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.4f}"
 
 
-def extract_for(cases: Sequence, params: PatchParams, roi_source: str, progress: bool) -> PatchSet:
-    """Patches of all cases, with a progress bar over cases when asked."""
+def extract_for(
+    cases: Sequence,
+    params: PatchParams,
+    roi_source: str,
+    progress: bool,
+    context: ContextParams | None = None,
+) -> PatchSet:
+    """Patches (and their context, when asked) of all cases, with a progress bar over cases when asked."""
     wrap = None
     if progress:
         from tqdm.auto import tqdm
@@ -260,7 +298,7 @@ def extract_for(cases: Sequence, params: PatchParams, roi_source: str, progress:
         def wrap(it):
             return tqdm(it, desc="patches", unit="case", total=len(cases))
 
-    return extract_cases(cases, params, roi_source, progress=wrap)
+    return extract_cases(cases, params, roi_source, progress=wrap, context=context)
 
 
 def train_patches(
@@ -278,7 +316,7 @@ def train_patches(
     recipe = recipe.with_overrides(**overrides)
     if overrides:
         log.info("recipe %s overridden: %s (recorded in config.json)", recipe.name, overrides)
-    ps = extract_for(cases, options.patch_params, options.roi_source, options.progress)
+    ps = extract_for(cases, options.patch_params, options.roi_source, options.progress, recipe.context)
     counts = ps.counts()
     log.info(
         "%d patches: %d positive, %d negative, from %d cases",
@@ -342,8 +380,12 @@ def evaluate_patch_model(
     fingerprint = read_json_file(folder / "dataset.json")
     params = PatchParams(**config["patch_params"])
     cases = [c for c in cases if c.has_reference]
-    ps = extract_for(cases, params, config.get("roi_source", "reference"), progress)
-    if ps.fingerprint() != fingerprint.get("patches_sha256"):
+    context = ContextParams.from_dict(config.get("context"))
+    ps = extract_for(cases, params, config.get("roi_source", "reference"), progress, context)
+    recorded_context = fingerprint.get("context_sha256")
+    if ps.fingerprint() != fingerprint.get("patches_sha256") or (
+        recorded_context is not None and ps.context_fingerprint() != recorded_context
+    ):
         raise CacscoreError(
             "this dataset's windows differ from those the model was trained on (dataset.json "
             "hash); give the same dataset (same cases, labels and heart masks)"
@@ -357,7 +399,7 @@ def evaluate_patch_model(
     pre = Preprocessing.from_dict(config["preprocessing"])
     dev = resolve_device(device)
     model.to(dev)
-    logits = predict_logits(model, _arrays(ps, index), PatchTransform(pre), dev)
+    logits = predict_logits(model, _arrays(ps, index), PatchTransform(pre, context=context), dev)
     decision = config.get("decision", {})
     p = _probabilities(
         logits, float(decision.get("temperature", 1.0)), bool(decision.get("temperature_folded", True))

@@ -73,10 +73,18 @@ class Augmentation:
         """JSON-able form."""
         return asdict(self)
 
-    def __call__(self, hu: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Augmented copy of ``hu`` (N, C, H, W, square), drawn from ``generator`` (on the CPU)."""
+    def __call__(
+        self, hu: torch.Tensor, generator: torch.Generator, spatial: torch.Tensor | None = None
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Augmented copy of ``hu`` (N, C, H, W, square), drawn from ``generator`` (on the CPU).
+
+        ``spatial`` (N, C2, H, W), when given, are non-HU planes of the same windows (e.g. the fraction of
+        heart ROI): they get the same flips and rotations, no HU shift or noise, and ``(hu, spatial)`` is
+        returned.
+        """
         n = hu.shape[0]
-        x = hu.clone()
+        c_hu = hu.shape[1]
+        x = hu.clone() if spatial is None else torch.cat([hu, spatial.to(hu.dtype)], dim=1)
 
         def draw(*shape: int) -> torch.Tensor:
             return torch.rand(*shape, generator=generator).to(x.device)
@@ -94,10 +102,13 @@ class Augmentation:
                 if bool(sel.any()):
                     out[sel] = torch.rot90(x[sel], r, dims=(-2, -1))
             x = out
+        extra = None
+        if spatial is not None:
+            x, extra = x[:, :c_hu], x[:, c_hu:]
         if self.hu_shift > 0:
             x = x + ((draw(n) * 2 - 1) * self.hu_shift)[:, None, None, None]
         if self.noise_sd_hu > 0:
             sd = draw(n) * self.noise_sd_hu
             noise = torch.randn(x.shape, generator=generator).to(x.device)
             x = x + noise * sd[:, None, None, None]
-        return x
+        return x if extra is None else (x, extra)

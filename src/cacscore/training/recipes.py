@@ -10,10 +10,10 @@
 - "default": our recipe for the same task, built from the paper's own list of future work and more: a small
   network for 52x52 inputs (no 227 resize), class-balanced sampling (with hard negatives, windows
   holding calcium-like pixels, drawn for 40 % of the negatives), augmentation (flips, 90-degree
-  rotations, small HU shifts and noise), cosine learning-rate decay, early stopping on the validation loss
-  (best epoch kept), temperature scaling on validation (calibrated probabilities) and the decision
-  threshold that maximises F1 on validation. Inputs: HU clipped to [-300, 1200] and divided by 200 (soft
-  tissue near 0, calcium 0.65 and up), so that the first batch-norm statistics are of order 1.
+  rotations, small HU shifts and noise), cosine learning-rate decay to zero and the last epoch kept (no
+  early stopping: see "default-es3"), temperature scaling on validation (calibrated probabilities) and the
+  decision threshold that maximises F1 on validation. Inputs: HU clipped to [-300, 1200] and divided by
+  200 (soft tissue near 0, calcium 0.65 and up), so that the first batch-norm statistics are of order 1.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from cacscore.errors import CacscoreError
+from cacscore.patches import ContextParams
 from cacscore.training.preprocess import Augmentation, Preprocessing
 
 
@@ -47,6 +48,8 @@ class Recipe:
         calibrate: fit a temperature on the validation set (folded into the last layer).
         threshold: "argmax" (p >= 0.5) or "val_f1" (the probability threshold maximising F1 on validation).
         fractions: train/val/test fractions.
+        context: what the network sees besides the window (:class:`cacscore.patches.ContextParams`;
+            None: the window only, as in the paper). The window set is the same either way.
     """
 
     name: str
@@ -69,6 +72,7 @@ class Recipe:
     calibrate: bool = False
     threshold: str = "argmax"
     fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    context: ContextParams | None = None
 
     def to_dict(self) -> dict:
         """JSON-able form (recorded in config.json)."""
@@ -95,7 +99,7 @@ RECIPES: dict[str, Recipe] = {
     ),
     "default": Recipe(
         name="default",
-        description="ours: PatchNet at 52x52, balanced sampling, augmentation, cosine LR, early stopping, "
+        description="ours: PatchNet at 52x52, balanced sampling, augmentation, cosine LR to the last epoch, "
         "temperature calibration, F1-optimal threshold on validation",
         architecture="patchnet",
         architecture_kwargs={"in_channels": 1, "n_classes": 2, "width": 16, "dropout": 0.2},
@@ -112,11 +116,51 @@ RECIPES: dict[str, Recipe] = {
         hard_negative_fraction=0.4,
         samples_per_epoch=4096,
         augmentation=Augmentation(),
-        early_stopping_patience=3,
+        early_stopping_patience=None,
         calibrate=True,
         threshold="val_f1",
     ),
 }
+
+
+def _with_context(base: Recipe, name: str, description: str, context: ContextParams) -> Recipe:
+    kwargs = dict(base.architecture_kwargs, in_channels=context.n_channels)
+    return replace(
+        base,
+        name=name,
+        description=description,
+        context=context,
+        architecture_kwargs=kwargs,
+        early_stopping_patience=3,  # as they were run (docs/reproduction.md)
+    )
+
+
+# The default recipe as it was until issue 5's cross-validation: early stopping on the validation loss with
+# patience 3 (kept so that its rows in docs/reproduction.md can be reproduced).
+RECIPES["default-es3"] = replace(
+    RECIPES["default"],
+    name="default-es3",
+    description="earlier default: as default, plus early stopping on the validation loss (patience 3, "
+    "best epoch kept), which stopped most cross-validation folds too early (docs/reproduction.md)",
+    early_stopping_patience=3,
+)
+
+# Experiments of the default recipe with context (issue 5), kept so that the numbers of
+# docs/reproduction.md can be reproduced; both did worse than "default" on held-out patients.
+RECIPES["default-2.5d"] = _with_context(
+    RECIPES["default"],
+    "default-2.5d",
+    "experimental: default + the window on the slices above and below as channels (2.5-D); worse than "
+    "default on held-out patients (docs/reproduction.md)",
+    ContextParams(neighbour_slices=1, wide_factor=0, wide_roi=False, position=False),
+)
+RECIPES["default-context"] = _with_context(
+    RECIPES["default"],
+    "default-context",
+    "experimental: default-2.5d + a 4x wider field (block mean, maximum, ROI fraction) and the window's "
+    "position in the ROI; worse than default on held-out patients (docs/reproduction.md)",
+    ContextParams(neighbour_slices=1, wide_factor=4, wide_roi=True, position=True),
+)
 
 
 def get_recipe(name: str) -> Recipe:
