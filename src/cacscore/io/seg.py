@@ -15,6 +15,7 @@ attributes the standard requires and nothing more (:data:`cacscore.privacy.DERIV
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -132,33 +133,38 @@ def write_dicom_seg(
     spacing_z, spacing_y, spacing_x = volume.spacing_zyx_mm
     iop = [*volume.direction[:, 0], *volume.direction[:, 1]]
     reference = next(ds for ds in ordered if ds is not None)
-    seg = hd.seg.Segmentation(
-        source_images=[ds for ds in ordered if ds is not None],
-        pixel_array=stacked,
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=descriptions,
-        series_instance_uid=hd.UID(),
-        series_number=series_number,
-        sop_instance_uid=hd.UID(),
-        instance_number=1,
-        manufacturer="cacscore",
-        manufacturer_model_name="cacscore",
-        software_versions=cacscore.__version__,
-        device_serial_number="0",
-        series_description=series_description,
-        content_label="CALCIUM",
-        content_description="Coronary artery calcium by artery",
-        pixel_measures=hd.PixelMeasuresSequence(
-            pixel_spacing=(spacing_y, spacing_x),
-            slice_thickness=float(reference.get("SliceThickness") or spacing_z),
-            spacing_between_slices=spacing_z,
-        ),
-        plane_orientation=hd.PlaneOrientationSequence(coordinate_system="PATIENT", image_orientation=iop),
-        plane_positions=[
-            hd.PlanePositionSequence(coordinate_system="PATIENT", image_position=tuple(p)) for p in positions
-        ],
-        omit_empty_frames=True,
-    )
+    with warnings.catch_warnings():
+        # highdicom warns on the terminal about the format of the source's PatientName, which the SEG
+        # must copy as it is (a required attribute): nothing the user can act on here
+        warnings.filterwarnings("ignore", message=".*person name.*", category=UserWarning)
+        seg = hd.seg.Segmentation(
+            source_images=[ds for ds in ordered if ds is not None],
+            pixel_array=stacked,
+            segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+            segment_descriptions=descriptions,
+            series_instance_uid=hd.UID(),
+            series_number=series_number,
+            sop_instance_uid=hd.UID(),
+            instance_number=1,
+            manufacturer="cacscore",
+            manufacturer_model_name="cacscore",
+            software_versions=cacscore.__version__,
+            device_serial_number="0",
+            series_description=series_description,
+            content_label="CALCIUM",
+            content_description="Coronary artery calcium by artery",
+            pixel_measures=hd.PixelMeasuresSequence(
+                pixel_spacing=(spacing_y, spacing_x),
+                slice_thickness=float(reference.get("SliceThickness") or spacing_z),
+                spacing_between_slices=spacing_z,
+            ),
+            plane_orientation=hd.PlaneOrientationSequence(coordinate_system="PATIENT", image_orientation=iop),
+            plane_positions=[
+                hd.PlanePositionSequence(coordinate_system="PATIENT", image_position=tuple(p))
+                for p in positions
+            ],
+            omit_empty_frames=True,
+        )
     _keep_required_patient_study(seg)
     target = Path(path)
     with atomic_path(target) as tmp:
