@@ -43,7 +43,7 @@ MASK_FORMATS: dict[str, tuple[str, type]] = {
     # the orCaScore submission format: MetaImage of short integers on the CTI grid
     "mhd": ("calcium.mhd", np.int16),
 }
-ENGINES: tuple[str, ...] = ("torch", "onnx")
+ENGINES: tuple[str, ...] = ("auto", "torch", "onnx")
 RESULT_NAME = "result.json"
 REPORT_NAME = "report.html"
 SEG_NAME = "calcium_seg.dcm"
@@ -69,7 +69,7 @@ class PredictOptions:
         heart_mask: a heart mask file on the scan's grid (any nonzero voxel is heart), or a folder of
             ``<case id>.<ext>`` masks for several inputs; ``None`` computes the automatic heart ROI.
         mask_format: "nifti" (calcium.nii.gz, uint8) or "mhd" (calcium.mhd, short integers: orCaScore).
-        engine: "torch" or "onnx".
+        engine: "auto" (PyTorch when installed, else ONNX Runtime), "torch" or "onnx".
         device: "auto", "cpu" or "cuda" (torch engine).
         overwrite: replace a case folder that already holds results (otherwise the case is skipped).
         include_phi: allow patient-identifying DICOM fields in outputs (cacscore writes none of them today;
@@ -84,7 +84,7 @@ class PredictOptions:
     model_dir: str | os.PathLike[str] | None = None
     heart_mask: str | os.PathLike[str] | None = None
     mask_format: Literal["nifti", "mhd"] = "nifti"
-    engine: Literal["torch", "onnx"] = "torch"
+    engine: Literal["auto", "torch", "onnx"] = "auto"
     device: str = "auto"
     overwrite: bool = False
     include_phi: bool = False
@@ -234,7 +234,7 @@ class Predictor:
             self.settings = replace(self.settings, kvp=float(options.kvp))
         self.model_info = {
             "id": str(config.get("model_id") or Path(engine.model_dir).name),
-            "engine": options.engine,
+            "engine": getattr(engine, "name", options.engine),
             "class_names": self.class_names,
         }
 

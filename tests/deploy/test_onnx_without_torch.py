@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 _path = Path(__file__).parents[1] / "batch" / "cohort_helpers.py"
 _spec = importlib.util.spec_from_file_location("cohort_helpers", _path)
@@ -15,7 +17,9 @@ helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(helpers)
 
 
-def test_predict_with_onnx_engine_runs_where_torch_cannot_be_imported(tmp_path):
+@pytest.mark.parametrize("engine", ["onnx", "auto"])
+def test_predict_with_onnx_engine_runs_where_torch_cannot_be_imported(tmp_path, engine):
+    """Without PyTorch, engine "onnx" runs, and "auto" (the default) picks it."""
     from cacscore.cli.main import main
     from cacscore.io import write_mask, write_volume
 
@@ -28,11 +32,12 @@ def test_predict_with_onnx_engine_runs_where_torch_cannot_be_imported(tmp_path):
 import sys
 sys.modules["torch"] = None  # any `import torch` now raises ImportError, as if it were not installed
 from cacscore.pipeline import PredictOptions, predict_to_folder
-options = PredictOptions(model_dir={str(model)!r}, heart_mask={str(tmp_path / 'masks')!r}, engine="onnx")
+options = PredictOptions(model_dir={str(model)!r}, heart_mask={str(tmp_path / 'masks')!r}, engine={engine!r})
 outcome = predict_to_folder({str(image)!r}, {str(tmp_path / 'out')!r}, options)
 print(outcome.status, outcome.error)
 """
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split()[0] == "ok", run.stdout + run.stderr[-2000:]
-    assert (tmp_path / "out" / "scan" / "result.json").is_file()
+    result = json.loads((tmp_path / "out" / "scan" / "result.json").read_text())
+    assert result["model"]["engine"] == "onnx"

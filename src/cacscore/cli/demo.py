@@ -23,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--category", type=int, default=DEMO_CATEGORY,
                         help="target risk category of the phantom, 0..4 (0, 1-10, 11-100, 101-400, >400)")
     parser.add_argument("--model", metavar="DIR", help="model folder (default: the shipped model)")
-    parser.add_argument("--engine", choices=("torch", "onnx"), default="torch", help="inference engine")
+    parser.add_argument("--engine", choices=("auto", "torch", "onnx"), default="auto",
+                        help="inference engine (auto: torch when installed, else onnx)")
     # the demo always replaces its own previous results
     parser.set_defaults(overwrite=True)
 

@@ -25,8 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def add_model_and_output_options(parser: argparse.ArgumentParser, heart_mask_help: str) -> None:
     """The options that ``predict`` and ``batch`` share (model, engine, ROI, scoring, outputs)."""
     parser.add_argument("--model", metavar="DIR", help="model folder (default: the shipped model)")
-    parser.add_argument("--engine", choices=("torch", "onnx"), default="torch",
-                        help="inference engine (onnx: ONNX Runtime on CPU, see `cacscore export`)")
+    parser.add_argument("--engine", choices=("auto", "torch", "onnx"), default="auto",
+                        help="inference engine: auto (default) = torch when installed, else onnx (ONNX "
+                        "Runtime on CPU; needs `cacscore export`)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (torch engine)")
     parser.add_argument("--heart-mask", metavar="PATH",
                         help=f"{heart_mask_help}; default: automatic heart ROI")
@@ -51,7 +52,7 @@ def options_from_args(args: argparse.Namespace):
         model_dir=getattr(args, "model", None),
         heart_mask=getattr(args, "heart_mask", None),
         mask_format=getattr(args, "mask_format", "nifti"),
-        engine=getattr(args, "engine", "torch"),
+        engine=getattr(args, "engine", "auto"),
         device=getattr(args, "device", "auto"),
         overwrite=getattr(args, "overwrite", False),
         include_phi=getattr(args, "include_phi", False),

@@ -7,6 +7,7 @@ PyTorch engine is here; the ONNX Runtime engine is :mod:`cacscore.models.onnx_en
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -27,6 +28,7 @@ BATCH_SIZE = 256
 class Engine(Protocol):
     """What the pipeline needs of a model: its config and probabilities for named inputs."""
 
+    name: str
     model_dir: Path
     config: dict
 
@@ -59,6 +61,8 @@ class TorchEngine:
         model_dir: the model folder (config.json + weights), loaded with ``weights_only=True``.
         device: "auto", "cpu" or "cuda".
     """
+
+    name = "torch"
 
     def __init__(self, model_dir: str | os.PathLike[str], device: str = "auto") -> None:
         import torch
@@ -96,15 +100,22 @@ class TorchEngine:
         return np.concatenate(chunks).astype(np.float32)
 
 
-def load_engine(model_dir: str | os.PathLike[str], engine: str = "torch", device: str = "auto") -> Engine:
-    """The engine named ``engine`` ("torch" or "onnx") for a model folder."""
+def load_engine(model_dir: str | os.PathLike[str], engine: str = "auto", device: str = "auto") -> Engine:
+    """The engine named ``engine`` for a model folder: "torch", "onnx", or "auto" (PyTorch when it is
+    installed, else ONNX Runtime, which needs the folder's ``model.onnx`` from ``cacscore export``).
+
+    The engine object's ``name`` says which one runs (recorded in result.json).
+    """
+    if engine == "auto":
+        engine = "torch" if importlib.util.find_spec("torch") is not None else "onnx"
+        log.debug("engine auto: %s", engine)
     if engine == "torch":
         return TorchEngine(model_dir, device=device)
     if engine == "onnx":
         try:
             from cacscore.models.onnx_engine import OnnxEngine
         except ImportError as exc:
-            raise CacscoreError("the ONNX Runtime engine is not available in this installation; "
-                                "use --engine torch") from exc
+            raise CacscoreError("neither PyTorch nor ONNX Runtime can be imported in this installation; "
+                                "install cacscore with its dependencies (pip install cacscore)") from exc
         return OnnxEngine(model_dir, device=device)
-    raise CacscoreError(f"unknown engine {engine!r}; choose 'torch' or 'onnx'")
+    raise CacscoreError(f"unknown engine {engine!r}; choose 'auto', 'torch' or 'onnx'")

@@ -185,6 +185,8 @@ class OnnxEngine:
         threads: intra-op threads (default: ``CACSCORE_NUM_THREADS``, else the CPUs this process may use).
     """
 
+    name = "onnx"
+
     def __init__(
         self, model: str | os.PathLike[str], device: str = "auto", threads: int | None = None
     ) -> None:
