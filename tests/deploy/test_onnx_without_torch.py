@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-_path = Path(__file__).parents[1] / "batch" / "cohort_helpers.py"
-_spec = importlib.util.spec_from_file_location("cohort_helpers", _path)
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
-
 
 @pytest.mark.parametrize("engine", ["onnx", "auto"])
-def test_predict_with_onnx_engine_runs_where_torch_cannot_be_imported(tmp_path, engine):
+def test_predict_with_onnx_engine_runs_where_torch_cannot_be_imported(tmp_path, engine, helpers):
     """Without PyTorch, engine "onnx" runs, and "auto" (the default) picks it."""
     from cacscore.cli.main import main
     from cacscore.io import write_mask, write_volume
