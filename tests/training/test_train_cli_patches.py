@@ -38,29 +38,17 @@ def dataset(tmp_path_factory):
     return root
 
 
+def _train(dataset, out, *options: str) -> int:
+    """``cacscore -q train DATASET -o OUT`` on the CPU with one thread and a short run, plus ``options``."""
+    fast = ("--epochs", "1", "--samples-per-epoch", "32", "--device", "cpu", "--threads", "1")
+    return main(["-q", "train", str(dataset), "-o", str(out), *fast, *options])
+
+
 def test_train_then_evaluate(dataset, tmp_path, capsys):
     out = tmp_path / "model"
-    rc = main(
-        [
-            "-q",
-            "train",
-            str(dataset),
-            "-o",
-            str(out),
-            "--recipe",
-            "default",
-            "--epochs",
-            "2",
-            "--samples-per-epoch",
-            "64",
-            "--seed",
-            "1",
-            "--device",
-            "cpu",
-            "--threads",
-            "1",
-        ]
-    )
+    # later options win: 2 epochs of 64 windows
+    rc = _train(dataset, out, "--recipe", "default", "--epochs", "2", "--samples-per-epoch", "64", "--seed",
+                "1")
     assert rc == 0
     config = json.loads((out / "config.json").read_text())
     assert config["task"] == "patches" and config["recipe"]["name"] == "default"
@@ -105,27 +93,7 @@ def test_train_then_evaluate(dataset, tmp_path, capsys):
 
 def test_random_split_records_the_leak(dataset, tmp_path):
     out = tmp_path / "model"
-    rc = main(
-        [
-            "-q",
-            "train",
-            str(dataset),
-            "-o",
-            str(out),
-            "--recipe",
-            "default",
-            "--split",
-            "random",
-            "--epochs",
-            "1",
-            "--samples-per-epoch",
-            "32",
-            "--device",
-            "cpu",
-            "--threads",
-            "1",
-        ]
-    )
+    rc = _train(dataset, out, "--recipe", "default", "--split", "random")
     assert rc == 0
     split = json.loads((out / "split.json").read_text())
     assert split["mode"] == "random" and "optimistic" in split["warning"]
@@ -141,25 +109,7 @@ def test_user_errors_exit_2(dataset, tmp_path, capsys):
 
 def test_kfold_by_patient_writes_one_folder_per_fold(dataset, tmp_path):
     out = tmp_path / "cv"
-    rc = main(
-        [
-            "-q",
-            "train",
-            str(dataset),
-            "-o",
-            str(out),
-            "--folds",
-            "3",
-            "--epochs",
-            "1",
-            "--samples-per-epoch",
-            "32",
-            "--device",
-            "cpu",
-            "--threads",
-            "1",
-        ]
-    )
+    rc = _train(dataset, out, "--folds", "3")
     assert rc == 0
     summary = json.loads((out / "cv_metrics.json").read_text())
     assert summary["k"] == 3 and len(summary["folds"]) == 3
