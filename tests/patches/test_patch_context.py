@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from cacscore.errors import CacscoreError
-from cacscore.patches import ContextParams, extract_context, extract_patches
+from cacscore.patch_context import ContextParams, extract_context
+from cacscore.patches import extract_patches
 from cacscore.training.patch_task import PatchTransform
 from cacscore.training.preprocess import Augmentation, Preprocessing
 from cacscore.training.recipes import RECIPES

@@ -26,7 +26,8 @@ from cacscore.models.checkpoint import (
     save_model_folder,
     write_json_file,
 )
-from cacscore.patches import ContextParams, PatchParams, PatchSet, extract_cases
+from cacscore.patch_context import ContextParams
+from cacscore.patches import PatchParams, PatchSet, extract_cases
 from cacscore.training.preprocess import Augmentation, Preprocessing
 from cacscore.training.recipes import Recipe
 from cacscore.training.splits import (

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from cacscore.errors import CacscoreError
-from cacscore.patches import ContextParams
+from cacscore.patch_context import ContextParams
 from cacscore.training.preprocess import Augmentation, Preprocessing
 
 
