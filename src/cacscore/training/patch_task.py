@@ -62,11 +62,11 @@ class PatchTransform:
     """Batch transform of the patch task: int16 HU patches (N, H, W) -> augmented (training only),
     windowed and resized network input (N, 1, S, S).
 
-    With a :class:`~cacscore.patches.ContextParams` the batch also holds "context_hu" (N, C, H, W) int16,
-    "context_roi" (N, R, H, W) uint8 ROI pixel counts per wide-field block and "position" (N, P); the input
-    is (N, 1 + C + R + P, H, W): the window and its HU context through the same preprocessing, the ROI
-    fraction (0..1), then the position numbers broadcast as constant planes. Flips and rotations move all
-    image planes together; HU shifts and noise touch only the HU planes.
+    With a :class:`~cacscore.patch_context.ContextParams` the batch also holds "context_hu" (N, C, H, W)
+    int16, "context_roi" (N, R, H, W) uint8 ROI pixel counts per wide-field block and "position" (N, P);
+    the input is (N, 1 + C + R + P, H, W): the window and its HU context through the same preprocessing,
+    the ROI fraction (0..1), then the position numbers broadcast as constant planes. Flips and rotations
+    move all image planes together; HU shifts and noise touch only the HU planes.
     """
 
     def __init__(

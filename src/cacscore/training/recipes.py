@@ -48,7 +48,7 @@ class Recipe:
         calibrate: fit a temperature on the validation set (folded into the last layer).
         threshold: "argmax" (p >= 0.5) or "val_f1" (the probability threshold maximising F1 on validation).
         fractions: train/val/test fractions.
-        context: what the network sees besides the window (:class:`cacscore.patches.ContextParams`;
+        context: what the network sees besides the window (:class:`cacscore.patch_context.ContextParams`;
             None: the window only, as in the paper). The window set is the same either way.
     """
 
