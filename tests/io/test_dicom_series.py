@@ -205,6 +205,16 @@ def test_truncated_file(tmp_path, oblique_volume):
     _assert_error(tmp_path, tmp_path / "s", rf"{files[2].name}.*truncated")
 
 
+def test_damaged_transfer_syntax_uid(tmp_path, oblique_volume):
+    """A transfer syntax UID with a NUL byte in it (found by the fuzz test): pydicom cannot decode the
+    pixels and the UID is no transfer syntax at all; one clear error, not a ValueError from the fallback."""
+    files = _series(tmp_path, oblique_volume)
+    data = files[2].read_bytes()
+    assert b"1.2.840.10008.1.2.1" in data
+    files[2].write_bytes(data.replace(b"1.2.840.10008.1.2.1", b"1.2\x00840.10008.1.2.1", 1))
+    _assert_error(tmp_path, tmp_path / "s", rf"cannot read the pixel data of .*{files[2].name}")
+
+
 def test_header_truncated_file(tmp_path, oblique_volume):
     files = _series(tmp_path, oblique_volume)
     data = files[2].read_bytes()

@@ -387,7 +387,7 @@ def _slice_hu(path: Path) -> np.ndarray:
         stored = ds.pixel_array
     except Exception as exc:  # pydicom raises many types for damaged or undecodable pixel data
         syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-        if syntax is not None and syntax.is_compressed:
+        if syntax is not None and syntax.is_transfer_syntax and syntax.is_compressed:
             hu = _slice_hu_gdcm(path)
             if hu is not None and hu.shape == (int(ds.Rows), int(ds.Columns)):
                 return hu
