@@ -35,6 +35,17 @@ def test_mhd_with_truncated_raw(tmp_path, oblique_volume):
     _assert_error(tmp_path, tmp_path / "ct.mhd", r"ct\.raw holds 100 bytes where ct\.mhd needs 1386")
 
 
+def test_mhd_with_damaged_dimsize(tmp_path, oblique_volume):
+    """A NUL byte inside the header's DimSize (found by the fuzz test) is a damaged header, one error."""
+    write_volume(oblique_volume, tmp_path / "ct.mhd")
+    header = tmp_path / "ct.mhd"
+    text = header.read_text()
+    line = next(t for t in text.splitlines() if t.startswith("DimSize"))  # "DimSize = nx ny nz"
+    key, _, value = line.partition("= ")
+    header.write_text(text.replace(line, key + "= " + value.replace(" ", "\x00", 1)))
+    _assert_error(tmp_path, header, r"ct\.mhd is a damaged MetaImage header \(DimSize")
+
+
 def test_damaged_nifti(tmp_path):
     (tmp_path / "ct.nii.gz").write_bytes(b"\x1f\x8b not really gzip")
     pattern = r"cannot read .*ct\.nii\.gz: the file is damaged or not an image"

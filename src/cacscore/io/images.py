@@ -86,7 +86,14 @@ def _check_mhd_data_file(header: Path) -> None:
                  "MET_FLOAT": 4, "MET_DOUBLE": 8, "MET_LONG": 8, "MET_ULONG": 8}
         item = sizes.get(fields["ElementType"])
         if item is not None:
-            expected = int(np.prod([int(v) for v in fields["DimSize"].split()])) * item
+            try:
+                dims = [int(v) for v in fields["DimSize"].split()]
+            except ValueError:
+                raise CacscoreError(
+                    f"{header} is a damaged MetaImage header (DimSize {fields['DimSize']!r} is not a list of "
+                    "integers); re-export the image"
+                ) from None
+            expected = int(np.prod(dims)) * item
             if data.stat().st_size < expected:
                 raise CacscoreError(
                     f"{data.name} holds {data.stat().st_size} bytes where {header.name} needs {expected}; "
