@@ -215,6 +215,15 @@ def test_damaged_transfer_syntax_uid(tmp_path, oblique_volume):
     _assert_error(tmp_path, tmp_path / "s", rf"cannot read the pixel data of .*{files[2].name}")
 
 
+def test_damaged_number_in_a_header(tmp_path, oblique_volume):
+    """A control byte inside RescaleIntercept (a DS string; found by the fuzz test): one clear error."""
+    files = _series(tmp_path, oblique_volume)
+    data = files[2].read_bytes()
+    assert b"-1024" in data
+    files[2].write_bytes(data.replace(b"-1024", b"-10\x014", 1))
+    _assert_error(tmp_path, tmp_path / "s", r"a DICOM header value is damaged")
+
+
 def test_header_truncated_file(tmp_path, oblique_volume):
     files = _series(tmp_path, oblique_volume)
     data = files[2].read_bytes()

@@ -70,6 +70,25 @@ def read_dicom_series(
 ) -> Volume:
     """Read one CT series from a folder (searched recursively) or from a list of DICOM files.
 
+    See :func:`_read_dicom_series`; a header value that cannot be parsed (a damaged number or code string,
+    which pydicom hands on as text) is a :class:`CacscoreError` naming the source, never a traceback.
+    """
+    try:
+        return _read_dicom_series(source, series_uid)
+    except (ValueError, TypeError, OverflowError) as exc:
+        where = source if isinstance(source, str | os.PathLike) else "the DICOM files"
+        raise CacscoreError(
+            f"{where}: a DICOM header value is damaged ({type(exc).__name__}: {str(exc)[:100]!r}); "
+            "re-export the series"
+        ) from None
+
+
+def _read_dicom_series(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    series_uid: str | None = None,
+) -> Volume:
+    """Read one CT series from a folder (searched recursively) or from a list of DICOM files.
+
     Args:
         source: a folder, or a list of DICOM files of one series.
         series_uid: the SeriesInstanceUID to read when several series are present.
