@@ -205,23 +205,23 @@ def test_truncated_file(tmp_path, oblique_volume):
     _assert_error(tmp_path, tmp_path / "s", rf"{files[2].name}.*truncated")
 
 
-def test_damaged_transfer_syntax_uid(tmp_path, oblique_volume):
-    """A transfer syntax UID with a NUL byte in it (found by the fuzz test): pydicom cannot decode the
-    pixels and the UID is no transfer syntax at all; one clear error, not a ValueError from the fallback."""
+@pytest.mark.parametrize(
+    ("good", "damaged", "pattern"),
+    [
+        # pydicom cannot decode the pixels and the UID is no transfer syntax at all (the codec fallback
+        # must not raise on it)
+        (b"1.2.840.10008.1.2.1", b"1.2\x00840.10008.1.2.1", r"cannot read the pixel data of .*CT"),
+        # a control byte inside RescaleIntercept, a DS number pydicom hands on as text
+        (b"-1024", b"-10\x014", r"a DICOM header value is damaged"),
+    ],
+)
+def test_damaged_header_value(tmp_path, oblique_volume, good, damaged, pattern):
+    """Header values damaged the way the reader fuzz test found them: one clear error each."""
     files = _series(tmp_path, oblique_volume)
     data = files[2].read_bytes()
-    assert b"1.2.840.10008.1.2.1" in data
-    files[2].write_bytes(data.replace(b"1.2.840.10008.1.2.1", b"1.2\x00840.10008.1.2.1", 1))
-    _assert_error(tmp_path, tmp_path / "s", rf"cannot read the pixel data of .*{files[2].name}")
-
-
-def test_damaged_number_in_a_header(tmp_path, oblique_volume):
-    """A control byte inside RescaleIntercept (a DS string; found by the fuzz test): one clear error."""
-    files = _series(tmp_path, oblique_volume)
-    data = files[2].read_bytes()
-    assert b"-1024" in data
-    files[2].write_bytes(data.replace(b"-1024", b"-10\x014", 1))
-    _assert_error(tmp_path, tmp_path / "s", r"a DICOM header value is damaged")
+    assert good in data
+    files[2].write_bytes(data.replace(good, damaged, 1))
+    _assert_error(tmp_path, tmp_path / "s", pattern)
 
 
 def test_header_truncated_file(tmp_path, oblique_volume):

@@ -1,4 +1,5 @@
-"""Context of a window (default recipe only) on a constructed volume, computed by hand."""
+"""Context of a window (the experimental recipes default-2.5d and default-context) on a constructed volume,
+computed by hand."""
 
 from __future__ import annotations
 
@@ -100,7 +101,7 @@ def test_paper_recipe_sees_the_window_only():
 
 
 def test_windows_are_independent_of_context():
-    """The context is computed for the windows extract_patches gives; it never adds or drops one."""
+    """One context per window extract_patches gives, taken at that window's place."""
     rng = np.random.default_rng(1)
     hu = rng.normal(40, 30, (3, 130, 130)).astype(np.float32)
     roi = np.zeros(hu.shape, bool)

@@ -106,8 +106,10 @@ def load_engine(model_dir: str | os.PathLike[str], engine: str = "auto", device:
 
     The engine object's ``name`` says which one runs (recorded in result.json).
     """
+    without_torch = ""
     if engine == "auto":
         engine = "torch" if importlib.util.find_spec("torch") is not None else "onnx"
+        without_torch = " (PyTorch is not installed either)" if engine == "onnx" else ""
         log.debug("engine auto: %s", engine)
     if engine == "torch":
         return TorchEngine(model_dir, device=device)
@@ -115,7 +117,7 @@ def load_engine(model_dir: str | os.PathLike[str], engine: str = "auto", device:
         try:
             from cacscore.models.onnx_engine import OnnxEngine
         except ImportError as exc:
-            raise CacscoreError("neither PyTorch nor ONNX Runtime can be imported in this installation; "
-                                "install cacscore with its dependencies (pip install cacscore)") from exc
+            raise CacscoreError(f"ONNX Runtime cannot be imported in this installation{without_torch}; "
+                                "install cacscore with its dependencies, or use --engine torch") from exc
         return OnnxEngine(model_dir, device=device)
     raise CacscoreError(f"unknown engine {engine!r}; choose 'auto', 'torch' or 'onnx'")
