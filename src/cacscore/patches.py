@@ -189,6 +189,7 @@ class PatchSet:
         labels: (N,) uint8, 1 = window holds reference calcium.
         case_index: (N,) int32 index into ``case_ids``.
         positions_zyx: (N, 3) int32 slice and top-left corner of each window.
+        calcium_pixels: (N,) int32 reference calcium pixels inside each window (0 for negatives).
         case_ids, patient_ids, vendors: per case (same order).
         params: the window parameters used.
         roi_source: "reference" or "auto".
@@ -200,6 +201,7 @@ class PatchSet:
     labels: np.ndarray
     case_index: np.ndarray
     positions_zyx: np.ndarray
+    calcium_pixels: np.ndarray
     case_ids: tuple[str, ...]
     patient_ids: tuple[str, ...]
     vendors: tuple[str | None, ...]
@@ -222,6 +224,7 @@ class PatchSet:
             self.labels[index],
             self.case_index[index],
             self.positions_zyx[index],
+            self.calcium_pixels[index],
             self.case_ids,
             self.patient_ids,
             self.vendors,
@@ -305,6 +308,9 @@ def extract_cases(
         positions_zyx=np.concatenate([c.positions_zyx for c in chunks])
         if chunks
         else np.zeros((0, 3), np.int32),
+        calcium_pixels=np.concatenate([c.calcium_pixels for c in chunks])
+        if chunks
+        else np.zeros(0, np.int32),
         case_ids=tuple(c.case_id for c in cases),
         patient_ids=tuple(c.patient_id or c.case_id for c in cases),
         vendors=tuple(c.vendor for c in cases),

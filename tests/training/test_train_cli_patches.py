@@ -72,6 +72,9 @@ def test_train_then_evaluate(dataset, tmp_path, capsys):
     assert counts["all"]["total"] == sum(counts[k]["total"] for k in ("train", "val", "test"))
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["test"]) >= {"accuracy", "sensitivity", "precision", "specificity", "f1", "roc_auc"}
+    bands = metrics["test"]["sensitivity_by_calcium_pixels"]
+    assert sum(b["positives"] for b in bands) == metrics["test"]["n_positive"]
+    assert sum(b["found"] for b in bands) == metrics["test"]["confusion_matrix"][1][1]
     capsys.readouterr()
     rc = main(
         [
@@ -89,6 +92,7 @@ def test_train_then_evaluate(dataset, tmp_path, capsys):
     assert "accuracy" in capsys.readouterr().out
     again = json.loads((tmp_path / "m.json").read_text())
     assert again["confusion_matrix"] == metrics["test"]["confusion_matrix"]
+    assert again["sensitivity_by_calcium_pixels"] == bands
 
 
 def test_random_split_records_the_leak(dataset, tmp_path):

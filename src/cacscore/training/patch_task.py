@@ -228,7 +228,9 @@ def _train_one(
         if len(data):
             logits = predict_logits(result.model, data, transform, device)
             p = _probabilities(logits, result.temperature, result.temperature_folded)
-            metrics[name] = binary_metrics(data.labels, p, result.threshold)
+            metrics[name] = binary_metrics(
+                data.labels, p, result.threshold, ps.calcium_pixels[index[name]]
+            )
     size = recipe.preprocessing.resize_px or ps.params.size_px
     channels = 1 if recipe.context is None else recipe.context.n_channels
     config = {
@@ -405,7 +407,9 @@ def evaluate_patch_model(
     p = _probabilities(
         logits, float(decision.get("temperature", 1.0)), bool(decision.get("temperature_folded", True))
     )
-    metrics = binary_metrics(ps.labels[index], p, float(decision.get("threshold", 0.5)))
+    metrics = binary_metrics(
+        ps.labels[index], p, float(decision.get("threshold", 0.5)), ps.calcium_pixels[index]
+    )
     metrics["split"] = split
     metrics["split_mode"] = record["mode"]
     return metrics
