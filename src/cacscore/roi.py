@@ -66,6 +66,9 @@ class RoiSettings:
         waist_fraction: above the peak, once the core area is below this fraction of the largest slice
             area, the first slice whose area no longer shrinks is the heart's top (the great vessels keep
             their cross-section while the heart tapers to its base).
+        beyond_hull_mm: how far (mm) beyond the lungs' convex hull the heart may reach where it lies against
+            the anterior chest wall and the lungs do not wrap around it (30 mm: a phantom heart's anterior
+            top lay 31-33 mm in front of the hull; the 12 mm opening keeps thinner chest-wall muscle out).
         extend_mm, extend_up_mm, extend_taper: extension of the ROI below (apex) and above (aortic root)
             the heart core, and how much it narrows per mm of height (mm in-plane; 2: the steep cone of a
             rounded heart cap).
@@ -87,7 +90,7 @@ class RoiSettings:
     superior_area_fraction: float = 0.25
     waist_fraction: float = 0.6
     extend_up_mm: float = 9.0
-    beyond_hull_mm: float = 20.0
+    beyond_hull_mm: float = 30.0
     extend_mm: float = 9.0
     extend_taper: float = 2.0
     min_lung_volume_ml: float = 50.0

@@ -43,6 +43,18 @@ def test_small_field_of_view_that_cuts_off_the_right_lung():
     assert np.count_nonzero(case.heart_mask & ~roi) < 0.15 * np.count_nonzero(case.heart_mask)
 
 
+def test_heart_under_the_anterior_chest_wall_keeps_its_calcium():
+    """train-cohort2 TRV1P9: the lungs do not wrap around the heart's anterior top, whose LAD lesions lie
+    31-33 mm in front of the lungs' hull, under the chest wall. The ROI must still hold them (it lost 92
+    voxels when the heart could reach only 20 mm beyond the hull) and stay a heart ROI (Dice >= 0.90)."""
+    from cacscore.phantom import generate_case
+
+    case = generate_case(685127619, "siemens")  # the train-cohort2 TRV1P9 configuration
+    roi = heart_roi(case.volume)
+    assert not np.any((case.labels > 0) & ~roi)
+    assert _dice(roi, case.heart_mask) >= 0.90
+
+
 def _twenty_cases():
     from cacscore.phantom import generate_case
 
