@@ -298,31 +298,23 @@ def extract_cases(
             int(chunk.labels.sum()),
             int(len(chunk.labels) - chunk.labels.sum()),
         )
-    size = params.size_px
+    if not chunks:  # no case: one empty volume gives arrays of the right shapes and types
+        size = params.size_px
+        empty = np.zeros((1, size, size))
+        chunks.append(extract_patches(empty, empty.astype(bool), None, params))
+        index.append(np.zeros(0, dtype=np.int32))
+        if context is not None:
+            contexts.append(extract_context(empty, empty.astype(bool), np.zeros((0, 3)), size, context))
     return PatchSet(
-        patches=np.concatenate([c.patches for c in chunks])
-        if chunks
-        else np.zeros((0, size, size), np.int16),
-        labels=np.concatenate([c.labels for c in chunks]) if chunks else np.zeros(0, np.uint8),
-        case_index=np.concatenate(index) if index else np.zeros(0, np.int32),
-        positions_zyx=np.concatenate([c.positions_zyx for c in chunks])
-        if chunks
-        else np.zeros((0, 3), np.int32),
-        calcium_pixels=np.concatenate([c.calcium_pixels for c in chunks])
-        if chunks
-        else np.zeros(0, np.int32),
+        patches=np.concatenate([c.patches for c in chunks]),
+        labels=np.concatenate([c.labels for c in chunks]),
+        case_index=np.concatenate(index),
+        positions_zyx=np.concatenate([c.positions_zyx for c in chunks]),
+        calcium_pixels=np.concatenate([c.calcium_pixels for c in chunks]),
         case_ids=tuple(c.case_id for c in cases),
         patient_ids=tuple(c.patient_id or c.case_id for c in cases),
         vendors=tuple(c.vendor for c in cases),
         params=params,
         roi_source=roi_source,
-        context=None
-        if context is None
-        else (
-            WindowContext.concatenate(contexts)
-            if contexts
-            else extract_context(
-                np.zeros((1, size, size)), np.ones((1, size, size), bool), np.zeros((0, 3)), size, context
-            )
-        ),
+        context=None if context is None else WindowContext.concatenate(contexts),
     )

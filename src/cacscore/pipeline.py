@@ -234,7 +234,7 @@ class Predictor:
             self.settings = replace(self.settings, kvp=float(options.kvp))
         self.model_info = {
             "id": str(config.get("model_id") or Path(engine.model_dir).name),
-            "engine": getattr(engine, "name", options.engine),
+            "engine": engine.name,
             "class_names": self.class_names,
         }
 

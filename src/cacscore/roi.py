@@ -403,7 +403,7 @@ def _field_of_view(body: np.ndarray, full_yx: tuple[int, int], factor_yx: tuple[
     xx = (np.arange(w) * fx + (fx - 1) / 2.0 - (nx - 1) / 2.0)[None, :]
     radius = min(ny, nx) / 2.0
     disc = yy**2 + xx**2 <= radius**2
-    outside_by = ~(yy**2 + xx**2 <= (radius + 2.0 * max(fy, fx)) ** 2)
+    outside_by = yy**2 + xx**2 > (radius + 2.0 * max(fy, fx)) ** 2
     if np.any(body & outside_by[None]):
         return np.ones((h, w), dtype=bool)
     return disc
