@@ -13,7 +13,7 @@ What is measured, on the same phantom scans (``cacscore.phantom.generate_case``,
   patches only, not how a whole scan is scored: the windows are cut side by side (every 52 px, each ROI
   pixel classified once), the paper's method at its cheapest. The overlapping grid the paper cuts where
   calcium is (every 26 px), which finding calcium anywhere would need, is counted but not timed (4x more).
-- **default**: read the scan and :meth:`cacscore.pipeline.Predictor.predict_volume` (heart ROI, candidates,
+- **default**: read the scan and :meth:`Predictor.predict_volume` (heart ROI, candidates,
   candidate network, scoring), with the PyTorch and the ONNX Runtime engine.
 
 Both use the same heart ROI method: ``cacscore.roi.heart_roi`` when installed, else the phantom's own heart
@@ -69,13 +69,13 @@ def default_model(folder: Path, given: str | None) -> tuple[Path, str]:
     if given:
         return Path(given), f"given ({given})"
     try:
-        from cacscore.pipeline import shipped_model_dir
+        from cacscore.detection.pipeline import shipped_model_dir
 
         return shipped_model_dir(), "shipped"
     except Exception:  # no shipped model in this checkout: same network, random weights, same cost
         import torch
 
-        from cacscore.candidates import CandidateInputSpec
+        from cacscore.detection.classifier import CandidateInputSpec
         from cacscore.models import MODELS, build_model
         from cacscore.models.candidate_net import CLASS_CODES, CLASS_NAMES
         from cacscore.models.checkpoint import save_model_folder
@@ -107,7 +107,7 @@ def _batch_cohort(root: Path, scans: list[tuple[Path, Path]], n_cases: int) -> i
 
 def roi_method() -> str:
     try:
-        from cacscore.roi import heart_roi  # noqa: F401
+        from cacscore.detection.heart_roi import heart_roi  # noqa: F401
     except ImportError:
         return "phantom heart mask"
     return "cacscore.roi.heart_roi"
@@ -122,7 +122,7 @@ def _peak_rss_mib() -> float:
 
 def _roi(volume, mask_path: str, method: str) -> np.ndarray:
     if method == "cacscore.roi.heart_roi":
-        from cacscore.roi import heart_roi
+        from cacscore.detection.heart_roi import heart_roi
 
         return np.asarray(heart_roi(volume), dtype=bool)
     from cacscore.io import read_mask
@@ -210,8 +210,8 @@ def child_default(scans: list[list[str]], method: str, threads: int, model_dir: 
     os.environ["CACSCORE_NUM_THREADS"] = str(threads)
     import torch
 
+    from cacscore.detection.pipeline import PredictOptions, load_predictor
     from cacscore.io import read_volume
-    from cacscore.pipeline import PredictOptions, load_predictor
 
     torch.set_num_threads(threads)
     predictor = load_predictor(PredictOptions(model_dir=model_dir, engine=engine, device="cpu"))
@@ -244,7 +244,7 @@ def run_child(task: dict) -> dict:
 def batch_throughput(images: Path, masks: Path, model_dir: Path, workers: int, out: Path) -> float:
     """Cases per minute of ``run_batch`` with ``workers`` local processes (wall time incl. model loading)."""
     from cacscore.batch import run_batch
-    from cacscore.pipeline import PredictOptions
+    from cacscore.detection.pipeline import PredictOptions
 
     heart = None if roi_method() == "cacscore.roi.heart_roi" else masks
     options = PredictOptions(model_dir=model_dir, heart_mask=heart, device="cpu", write_seg=False)

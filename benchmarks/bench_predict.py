@@ -23,7 +23,8 @@ from pathlib import Path
 
 DRIVER = r"""
 import sys, time, resource
-from cacscore.pipeline import PredictOptions, load_predictor, predict_to_folder
+from cacscore.detection.pipeline import PredictOptions, load_predictor
+from cacscore.case_folder import predict_to_folder
 t0 = time.perf_counter()
 predictor = load_predictor(PredictOptions())
 load = time.perf_counter() - t0

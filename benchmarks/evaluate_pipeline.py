@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from cacscore.datasets import open_dataset
+from cacscore.detection.pipeline import PredictOptions, load_predictor, scoring_threshold_hu
 from cacscore.evaluation import Evaluator, reference_lesions
 from cacscore.phantom import VENDOR_PRESETS
-from cacscore.pipeline import PredictOptions, load_predictor, scoring_threshold_hu
 from cacscore.scoring import get_preset
 
 #: orCaScore vendor number -> phantom preset name.

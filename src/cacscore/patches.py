@@ -265,11 +265,11 @@ def extract_cases(
         params: window parameters.
         roi_source: "reference" uses each case's heart mask (the paper's expert ROI) and falls back to the
             automatic ROI, logging it, when a case has none; "auto" always uses
-            :func:`cacscore.roi.heart_roi`.
+            :func:`cacscore.detection.heart_roi.heart_roi`.
         progress: optional wrapper (e.g. tqdm) around the case iterator.
         context: also extract each window's context (:func:`extract_context`); the windows are the same.
     """
-    from cacscore.roi import heart_roi
+    from cacscore.detection.heart_roi import heart_roi
 
     if roi_source not in ("reference", "auto"):
         raise CacscoreError(f"unknown ROI source {roi_source!r}; choose 'reference' or 'auto'")

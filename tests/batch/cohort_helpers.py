@@ -21,7 +21,7 @@ def random_candidate_model(folder: Path, seed: int = 0) -> Path:
     """A model folder with the candidate network's random (seeded) weights, as `cacscore train` writes."""
     import torch
 
-    from cacscore.candidates import CandidateInputSpec
+    from cacscore.detection.classifier import CandidateInputSpec
     from cacscore.models import MODELS, build_model
     from cacscore.models.candidate_net import CLASS_CODES, CLASS_NAMES
     from cacscore.models.checkpoint import save_model_folder

@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 
 from cacscore.batch import run_batch
+from cacscore.case_folder import predict_to_folder
+from cacscore.detection.pipeline import PredictOptions, load_predictor
 from cacscore.io import read_mask
-from cacscore.pipeline import PredictOptions, load_predictor, predict_to_folder
 
 
 def _options(model_dir: Path, masks: Path, **kw) -> PredictOptions:

@@ -24,7 +24,8 @@ def test_predict_with_onnx_engine_runs_where_torch_cannot_be_imported(tmp_path, 
     code = f"""
 import sys
 sys.modules["torch"] = None  # any `import torch` now raises ImportError, as if it were not installed
-from cacscore.pipeline import PredictOptions, predict_to_folder
+from cacscore.detection.pipeline import PredictOptions
+from cacscore.case_folder import predict_to_folder
 options = PredictOptions(model_dir={str(model)!r}, heart_mask={str(tmp_path / 'masks')!r}, engine={engine!r})
 outcome = predict_to_folder({str(image)!r}, {str(tmp_path / 'out')!r}, options)
 print(outcome.status, outcome.error)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from cacscore.case_folder import case_id_for, check_output_location, heart_mask_path_for
+from cacscore.detection.pipeline import PredictOptions
 from cacscore.errors import CacscoreError
-from cacscore.pipeline import PredictOptions, case_id_for, check_output_location, heart_mask_path_for
 
 
 @pytest.mark.parametrize(

@@ -109,7 +109,7 @@ def _help(command: str) -> str:
 
 
 def test_case_ids_come_from_file_names_never_from_dicom(dicom_cohort, tmp_path):
-    from cacscore.pipeline import case_id_for
+    from cacscore.case_folder import case_id_for
 
     root, _, _ = dicom_cohort
     renamed = tmp_path / "anon_case_7"

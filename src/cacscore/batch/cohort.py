@@ -34,11 +34,11 @@ class CohortSummary:
 
 
 def load_outcomes(cases: Sequence[BatchCase], out_dir: Path) -> list[Any]:
-    """One :class:`cacscore.pipeline.CaseOutcome` per case from the files in ``out_dir``.
+    """One :class:`cacscore.case_folder.CaseOutcome` per case from the files in ``out_dir``.
 
     Status "ok" (result.json present), "error" (error.json present) or "pending" (not run yet).
     """
-    from cacscore.pipeline import CaseOutcome
+    from cacscore.case_folder import CaseOutcome
 
     outcomes = []
     for case in cases:

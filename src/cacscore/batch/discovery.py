@@ -27,14 +27,14 @@ def discover_cases(source: str | os.PathLike[str]) -> list[BatchCase]:
     ``source`` is either a manifest CSV (read with :func:`cacscore.datasets.read_manifest`) or a folder whose
     entries are cases: each image file (.mhd/.mha/.nii/.nii.gz/.nrrd) is one case, and each subfolder is
     one DICOM case. Hidden entries and the data files of MetaImages (.raw/.zraw) are ignored. Case ids (the
-    output folder names) are a manifest's ``case_id`` column, else :func:`cacscore.pipeline.case_id_for`
+    output folder names) are a manifest's ``case_id`` column, else :func:`cacscore.case_folder.case_id_for`
     (the folder name or file stem, as ``predict`` names them).
 
     Raises:
         CacscoreError: the source does not exist, holds no case, or two cases share an id.
     """
+    from cacscore.case_folder import case_id_for, check_case_id
     from cacscore.io import IMAGE_SUFFIXES, image_suffix
-    from cacscore.pipeline import case_id_for, check_case_id
 
     path = Path(source)
     if path.is_file() and path.suffix.lower() == ".csv":

@@ -1,4 +1,4 @@
-"""Running a cohort: every case through :func:`cacscore.pipeline.predict_to_folder`, in-process, on a local
+"""Running a cohort: every case through :func:`cacscore.case_folder.predict_to_folder`, in-process, on a local
 process pool, or on an existing Dask distributed cluster.
 
 The predictor (model + engine) is loaded once per worker process, never per case: by the pool's initializer
@@ -72,7 +72,7 @@ def run_batch(
         source: a folder of cases or a manifest CSV (see :func:`discover_cases`).
         out_dir: output folder; ``out_dir/<case_id>/`` per case, plus summary.csv, risk_categories.png and
             index.html for the whole cohort.
-        options: :class:`cacscore.pipeline.PredictOptions`; ``options.overwrite`` redoes done cases.
+        options: :class:`cacscore.detection.pipeline.PredictOptions`; ``options.overwrite`` redoes done cases.
         workers: local worker processes (1 runs in this process). Ignored with ``scheduler``.
         scheduler: address of a running Dask distributed scheduler (e.g. ``tcp://host:8786``).
         num_parts, part_id: run only part ``part_id`` of ``num_parts`` (job arrays; see :func:`select_part`).
@@ -123,7 +123,7 @@ def run_batch(
 
 def run_case(case: BatchCase, out_dir: Path, options: Any, predictor: Any) -> Any:
     """Predict one case; never raises: a failure becomes a failed outcome and ``<id>/error.json``."""
-    from cacscore.pipeline import CaseOutcome, predict_to_folder
+    from cacscore.case_folder import CaseOutcome, predict_to_folder
 
     _remove_stale_staging(out_dir, case.case_id)
     case_options = replace(options, overwrite=True)
@@ -214,7 +214,7 @@ def _set_threads(threads: int | None) -> None:
 
 
 def _load_predictor(options: Any, threads: int | None) -> Any:
-    from cacscore.pipeline import load_predictor
+    from cacscore.detection.pipeline import load_predictor
 
     _set_threads(threads)
     return load_predictor(options)
@@ -233,7 +233,7 @@ def _pool_task(case: BatchCase, out_dir: Path, options: Any) -> Any:
 
 
 def _failed(case: BatchCase, error: str) -> Any:
-    from cacscore.pipeline import CaseOutcome
+    from cacscore.case_folder import CaseOutcome
 
     return CaseOutcome(case_id=case.case_id, status="error", result=None, error=error, seconds=0.0)
 

@@ -30,11 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cacscore.case_folder import predict_to_folder
     from cacscore.cli.predict import artery_table, options_from_args
+    from cacscore.detection.pipeline import load_predictor
     from cacscore.errors import CacscoreError
     from cacscore.io import write_volume
     from cacscore.phantom import VENDOR_PRESETS, generate_case
-    from cacscore.pipeline import load_predictor, predict_to_folder
 
     if args.vendor not in VENDOR_PRESETS:
         raise CacscoreError(f"unknown vendor preset {args.vendor!r}; "

@@ -46,7 +46,7 @@ def add_model_and_output_options(parser: argparse.ArgumentParser, heart_mask_hel
 
 def options_from_args(args: argparse.Namespace):
     """PredictOptions from the parsed arguments (shared with ``cacscore demo``)."""
-    from cacscore.pipeline import PredictOptions
+    from cacscore.detection.pipeline import PredictOptions
 
     return PredictOptions(
         model_dir=getattr(args, "model", None),
@@ -79,7 +79,8 @@ def artery_table(result: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cacscore.pipeline import load_predictor, predict_to_folder
+    from cacscore.case_folder import predict_to_folder
+    from cacscore.detection.pipeline import load_predictor
     from cacscore.reporting import write_summary_csv
 
     inputs = [Path(p) for p in args.inputs]

@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=sorted(TASKS),
         help="; ".join(f"{k}: {v}" for k, v in TASK_HELP.items() if k in TASKS) or None,
     )
-    from cacscore.training.candidates import CANDIDATE_RECIPES
+    from cacscore.training.candidate_task import CANDIDATE_RECIPES
 
     parser.add_argument(
         "--recipe",

@@ -1,6 +1,6 @@
 """The candidate classifier: a two-branch CNN over multi-scale 2.5-D patches plus position features.
 
-Inputs (named float32 arrays, see :class:`cacscore.candidates.CandidateInputSpec`):
+Inputs (named float32 arrays, see :class:`cacscore.detection.classifier.CandidateInputSpec`):
 
 - ``patches`` (N, 7, 32, 32): channels 0-3 are the local branch (the candidate's slice and its two
   neighbours at 0.6 mm/px, and the candidate's own voxels), channels 4-6 the context branch (the slice at

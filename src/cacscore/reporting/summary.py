@@ -37,7 +37,7 @@ def _get(outcome: Any, name: str) -> Any:
 
 
 def summary_row(outcome: Any) -> dict[str, Any]:
-    """The summary.csv row of one case outcome (a :class:`cacscore.pipeline.CaseOutcome` or a dict)."""
+    """The summary.csv row of one case outcome (a :class:`cacscore.case_folder.CaseOutcome` or a dict)."""
     result = _get(outcome, "result") or {}
     agatston = result.get("agatston") if isinstance(result, dict) else None
     seconds = _get(outcome, "seconds")

@@ -77,7 +77,7 @@ def _patches_task(
 def _candidates_task(
     cases: Sequence, recipe: Any, out_dir: str | os.PathLike[str], options: TrainOptions
 ) -> Path:
-    from cacscore.training.candidates import train_candidates
+    from cacscore.training.candidate_task import train_candidates
 
     return train_candidates(cases, recipe, out_dir, options)
 

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import SimpleITK as sitk  # noqa: N813
 
+from cacscore.case_folder import predict_to_folder
+from cacscore.detection.pipeline import PredictOptions, load_predictor
 from cacscore.io import read_mask, read_volume, write_mask, write_volume
 from cacscore.labels import Artery
 from cacscore.phantom import generate_case
-from cacscore.pipeline import PredictOptions, load_predictor, predict_to_folder
 from cacscore.scoring import score_volume
 from cacscore.volume import Volume
 

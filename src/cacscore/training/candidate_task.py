@@ -2,11 +2,12 @@
 calcium candidate as not coronary, LAD (incl. left main), LCX or RCA.
 
 Training data come from cases with reference labels (orCaScore codes): each case's candidates are found
-exactly as at inference (:func:`cacscore.candidates.find_candidates` with the scoring threshold and minimum
-area), and each candidate's target is the majority reference label of its voxels (0 when it overlaps no
-reference lesion; :func:`cacscore.candidates.reference_classes`). Inputs are sampled once plainly and
-``n_augment`` times with random HU shift/scale, noise, rotation, zoom, jitter and ROI-position shifts
-(:class:`cacscore.candidates.Augmentation`), so training sees each lesion under many scanners.
+exactly as at inference (:func:`cacscore.detection.candidates.find_candidates` with the scoring threshold
+and minimum area), and each candidate's target is the majority reference label of its voxels (0 when it
+overlaps no reference lesion; :func:`cacscore.detection.candidates.reference_classes`). Inputs are sampled
+once plainly and ``n_augment`` times with random HU shift/scale, noise, rotation, zoom, jitter and
+ROI-position shifts (:class:`cacscore.detection.classifier.Augmentation`), so training sees each lesion
+under many scanners.
 
 The heart ROI used for the position features is the automatic one (``roi="auto"``, what ``predict`` uses
 by default) or the case's own heart mask (``roi="reference"``).
@@ -24,12 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from cacscore.candidates import (
+from cacscore.detection.candidates import find_candidates, reference_classes
+from cacscore.detection.classifier import (
     FEATURE_NAMES,
     Augmentation,
     CandidateInputSpec,
-    find_candidates,
-    reference_classes,
     roi_geometry,
     sample_candidate_inputs,
 )
@@ -232,7 +232,7 @@ def case_samples(
 
 def _select(cands, chosen: np.ndarray):
     """The candidate set restricted to positions ``chosen`` (label map keeps their original indices)."""
-    from cacscore.candidates import CandidateSet
+    from cacscore.detection.candidates import CandidateSet
 
     keep_ids = np.array([cands.candidates[i].index for i in chosen])
     lut = np.zeros(int(cands.label_map.max()) + 1, np.int32)
@@ -255,7 +255,7 @@ def collect_samples(
     The heart ROI is the case's mask with ``roi_source="reference"`` (the automatic one where a case has
     none), or always the automatic one with ``roi_source="auto"`` (what ``predict`` uses by default).
     """
-    from cacscore.pipeline import scoring_threshold_hu
+    from cacscore.detection.pipeline import scoring_threshold_hu
     from cacscore.scoring import get_preset
 
     settings = get_preset(sampling.scoring_preset)
@@ -264,8 +264,8 @@ def collect_samples(
     iterator = progress(cases) if progress else cases
     for case_id, volume, reference, heart_mask in iterator:
         if roi_source == "auto" or heart_mask is None:
+            from cacscore.detection.heart_roi import heart_roi, whole_body_roi
             from cacscore.errors import CacscoreError
-            from cacscore.roi import heart_roi, whole_body_roi
 
             try:
                 roi = np.asarray(heart_roi(volume), dtype=bool)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cacscore.candidates import (
+from cacscore.detection.candidates import find_candidates, reference_classes
+from cacscore.detection.classifier import (
     FEATURE_NAMES,
     CandidateInputSpec,
-    find_candidates,
-    reference_classes,
     roi_geometry,
     sample_candidate_inputs,
 )
@@ -142,7 +141,7 @@ def test_inputs_shapes_and_determinism():
     offsets = a["features"][0, 3:6]
     assert np.abs(offsets).max() < 0.05
     # augmentation changes the samples but keeps shapes and the seed reproducibility
-    from cacscore.candidates import Augmentation
+    from cacscore.detection.classifier import Augmentation
 
     r1 = sample_candidate_inputs(v, cs, geo, spec, rng=np.random.default_rng(1), augmentation=Augmentation())
     r2 = sample_candidate_inputs(v, cs, geo, spec, rng=np.random.default_rng(1), augmentation=Augmentation())

@@ -13,7 +13,7 @@ from cacscore.errors import CacscoreError
 from cacscore.io import write_mask, write_volume
 from cacscore.models.engine import TorchEngine
 from cacscore.phantom import generate_case
-from cacscore.training.candidates import CANDIDATE_RECIPES, candidate_recipe, train_candidates
+from cacscore.training.candidate_task import CANDIDATE_RECIPES, candidate_recipe, train_candidates
 from cacscore.training.tasks import TASKS, TrainOptions
 
 

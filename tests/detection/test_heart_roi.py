@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cacscore.detection.heart_roi import RoiSettings, heart_roi, load_heart_mask, whole_body_roi
 from cacscore.errors import CacscoreError
 from cacscore.io import write_mask
-from cacscore.roi import RoiSettings, heart_roi, load_heart_mask, whole_body_roi
 from cacscore.volume import Volume
 
 VENDORS = ("siemens", "philips", "ge", "canon")

@@ -1,0 +1,279 @@
+"""The detection steps joined: a CT volume in memory in, coronary calcium per artery out.
+
+    heart ROI (a given mask or :func:`cacscore.detection.heart_roi.heart_roi`) -> candidates
+    (:func:`cacscore.detection.candidates.find_candidates`: scoring threshold, 3-D connected, minimum area)
+    -> classifier inputs (:mod:`cacscore.detection.classifier`) -> engine (torch or onnx) -> one class per
+    candidate -> label volume (orCaScore codes) -> :func:`cacscore.scoring.score_volume`
+
+:func:`load_predictor` loads the model once; :meth:`Predictor.predict_volume` runs one scan in memory.
+Writing a case folder on disk is :func:`cacscore.case_folder.predict_to_folder`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from cacscore.detection.candidates import CandidateSet, find_candidates
+from cacscore.detection.classifier import CandidateInputSpec, roi_geometry, sample_candidate_inputs
+from cacscore.errors import CacscoreError
+from cacscore.labels import Artery
+from cacscore.log import get_logger
+from cacscore.volume import Volume
+
+log = get_logger(__name__)
+
+#: The model shipped inside the package (src/cacscore/models/shipped/<name>), used when no --model is given.
+SHIPPED_MODEL_NAME = "candidates-phantom-v2"
+
+MASK_FORMATS: dict[str, tuple[str, type]] = {
+    "nifti": ("calcium.nii.gz", np.uint8),
+    # the orCaScore submission format: MetaImage of short integers on the CTI grid
+    "mhd": ("calcium.mhd", np.int16),
+}
+ENGINES: tuple[str, ...] = ("auto", "torch", "onnx")
+
+
+def shipped_model_dir() -> Path:
+    """Folder of the model shipped with cacscore."""
+    path = Path(__file__).resolve().parents[1] / "models" / "shipped" / SHIPPED_MODEL_NAME
+    if not (path / "config.json").is_file():
+        raise CacscoreError(f"the shipped model is missing from this installation ({path}); "
+                            "reinstall cacscore or give a model folder with --model")
+    return path
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """How ``predict`` runs.
+
+    Attributes:
+        model_dir: model folder; ``None`` means the shipped model.
+        heart_mask: a heart mask file on the scan's grid (any nonzero voxel is heart), or a folder of
+            ``<case id>.<ext>`` masks for several inputs; ``None`` computes the automatic heart ROI.
+        mask_format: "nifti" (calcium.nii.gz, uint8) or "mhd" (calcium.mhd, short integers: orCaScore).
+        engine: "auto" (PyTorch when installed, else ONNX Runtime), "torch" or "onnx".
+        device: "auto", "cpu" or "cuda" (torch engine).
+        overwrite: replace a case folder that already holds results (otherwise the case is skipped).
+        include_phi: allow patient-identifying DICOM fields in outputs (cacscore writes none of them today;
+            the option is recorded so that future fields stay behind it).
+        write_seg: write the labels as a DICOM SEG; ``None`` = when the input is DICOM.
+        scoring_preset: name in ``cacscore.scoring.SCORING_PRESETS``.
+        kvp: tube voltage (kV) the scans were acquired at, for the calcium threshold (kVp table of
+            ``cacscore.constants``); ``None`` reads it from the scan (DICOM), and a scan without one (NIfTI,
+            MHD) is scored at 130 HU (120 kVp) with a warning.
+    """
+
+    model_dir: str | os.PathLike[str] | None = None
+    heart_mask: str | os.PathLike[str] | None = None
+    mask_format: Literal["nifti", "mhd"] = "nifti"
+    engine: Literal["auto", "torch", "onnx"] = "auto"
+    device: str = "auto"
+    overwrite: bool = False
+    include_phi: bool = False
+    write_seg: bool | None = None
+    scoring_preset: str = "default"
+    kvp: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.mask_format not in MASK_FORMATS:
+            raise CacscoreError(
+                f"mask format must be one of {', '.join(MASK_FORMATS)}, not {self.mask_format!r}")
+        if self.engine not in ENGINES:
+            raise CacscoreError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class Prediction:
+    """The result of one scan in memory.
+
+    Attributes:
+        labels: uint8 (z, y, x) label volume on the input grid (Artery codes; 0 background).
+        candidates: the candidates that were classified.
+        probabilities: (N, 4) class probabilities per candidate (not coronary, LAD, LCX, RCA).
+        classes: (N,) Artery code given to each candidate (0 = not coronary).
+        score: the scoring result (``.to_dict()`` is the JSON of the scoring issue).
+        heart_mask: the ROI used (bool).
+        timings_s: seconds per step.
+        model: model id and class names.
+    """
+
+    labels: np.ndarray
+    candidates: CandidateSet
+    probabilities: np.ndarray
+    classes: np.ndarray
+    score: Any
+    heart_mask: np.ndarray
+    timings_s: dict[str, float]
+    model: dict[str, Any]
+    volume: Volume = field(repr=False)
+    warnings: tuple[str, ...] = ()
+    heart_roi: dict[str, Any] = field(default_factory=dict)
+
+    def result_dict(self, case_id: str | None = None) -> dict[str, Any]:
+        """The result.json content: the scoring JSON plus case id, model, probabilities and timings."""
+        result: dict[str, Any] = {"case_id": case_id} if case_id is not None else {}
+        result.update(self.score.to_dict())
+        info = self.volume.info
+        scan = result.setdefault("scan", {})
+        for key in ("modality", "manufacturer", "model", "kernel", "series_description"):
+            value = getattr(info, key, None)
+            if value is not None:
+                scan.setdefault(key, value)
+        self._attach_probabilities(result.get("lesions") or [])
+        result["model"] = dict(self.model)
+        result["heart_roi"] = dict(self.heart_roi)
+        if self.warnings:
+            result["warnings"] = list(self.warnings)
+        result["candidates"] = self.candidate_table()
+        result["timings_s"] = {k: round(v, 4) for k, v in self.timings_s.items()}
+        return result
+
+    def candidate_table(self) -> list[dict[str, Any]]:
+        """One entry per candidate: class, probability of each class, size and position (mm)."""
+        rows = []
+        names = self.model.get("class_names", ["not coronary", "LAD", "LCX", "RCA"])
+        rows_in = zip(self.candidates.candidates, self.probabilities, self.classes, strict=True)
+        for cand, probs, code in rows_in:
+            centre = self.volume.index_to_physical(np.asarray(cand.centroid_zyx))
+            rows.append(
+                {
+                    "index": cand.index,
+                    "label": Artery(int(code)).name if code else "none",
+                    "probability": round(float(probs.max()), 4),
+                    "probabilities": {n: round(float(p), 4) for n, p in zip(names, probs, strict=True)},
+                    "centroid_mm": [round(float(c), 2) for c in centre],
+                    "volume_mm3": round(cand.volume_mm3, 3),
+                    "peak_hu": cand.peak_hu,
+                    "slices": [cand.bbox_zyx[0], cand.bbox_zyx[3] - 1],
+                }
+            )
+        return rows
+
+    def _attach_probabilities(self, lesions: list[dict]) -> None:
+        """Give each scored lesion the probability of the candidate it came from (by its centroid)."""
+        if not lesions or not len(self.candidates):
+            return
+        centroids = np.array([c.centroid_zyx for c in self.candidates.candidates])
+        spacing = np.asarray(self.volume.spacing_zyx_mm)
+        inverse = np.linalg.inv(self.volume.direction)
+        for lesion in lesions:
+            centre = lesion.get("centroid_mm")
+            if centre is None:
+                continue
+            xyz = inverse @ (np.asarray(centre, float) - np.asarray(self.volume.origin_xyz_mm))
+            zyx = xyz[::-1] / spacing
+            idx = tuple(np.clip(np.round(zyx).astype(int), 0, np.asarray(self.volume.shape) - 1))
+            hit = int(self.candidates.label_map[idx])
+            if hit == 0:  # centroid outside the voxels (curved lesion): nearest candidate centroid
+                hit = int(np.argmin((((centroids - zyx) * spacing) ** 2).sum(axis=1))) + 1
+            lesion["probability"] = round(float(self.probabilities[hit - 1].max()), 4)
+
+
+def scoring_threshold_hu(volume: Volume, settings: Any) -> float:
+    """The calcium threshold (HU) the scoring settings apply to ``volume`` (the kVp table when unset)."""
+    from cacscore.scoring import resolve_threshold
+
+    return float(resolve_threshold(settings, volume.info.kvp)[0])
+
+
+class Predictor:
+    """A loaded model plus the settings to run it; reuse one across many scans.
+
+    Args:
+        engine: an :class:`~cacscore.models.engine.Engine` (its config.json holds the input spec).
+        options: predict options (scoring preset).
+    """
+
+    def __init__(self, engine: Any, options: PredictOptions = PredictOptions()) -> None:
+        from cacscore.scoring import get_preset
+
+        self.engine = engine
+        self.options = options
+        config = engine.config
+        self.spec = CandidateInputSpec.from_dict(config.get("input_spec", {}))
+        self.class_codes = np.asarray(config.get("class_codes", [0, 1, 2, 3]), dtype=np.uint8)
+        self.class_names = list(config.get("class_names", ["not coronary", "LAD", "LCX", "RCA"]))
+        candidate_cfg = config.get("candidates", {})
+        self.connectivity = int(candidate_cfg.get("connectivity", 26))
+        self.settings = get_preset(options.scoring_preset)
+        if options.kvp is not None:
+            self.settings = replace(self.settings, kvp=float(options.kvp))
+        self.model_info = {
+            "id": str(config.get("model_id") or Path(engine.model_dir).name),
+            "engine": engine.name,
+            "class_names": self.class_names,
+        }
+
+    def predict_volume(self, volume: Volume, heart_mask: np.ndarray | None = None) -> Prediction:
+        """Classify and score one scan; ``heart_mask`` (bool, the scan's grid) replaces the automatic ROI."""
+        from cacscore.scoring import score_volume
+
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        warnings: list[str] = []
+        if heart_mask is None:
+            from cacscore.detection.heart_roi import heart_roi, whole_body_roi
+
+            try:
+                roi = np.asarray(heart_roi(volume), dtype=bool)
+                roi_source = "auto"
+            except CacscoreError as exc:
+                # e.g. a calibration phantom without lungs: search the whole body and say so
+                roi = np.asarray(whole_body_roi(volume), dtype=bool)
+                roi_source = "whole body"
+                warnings.append(f"no heart region found automatically ({exc}); the whole body was searched "
+                                "for coronary calcium: give --heart-mask for a reliable result")
+                log.warning("%s", warnings[-1])
+        else:
+            roi = np.asarray(heart_mask).astype(bool, copy=False)
+            if roi.shape != volume.shape:
+                raise CacscoreError(f"the heart mask has shape {roi.shape}, the scan {volume.shape} "
+                                    "(z, y, x); give a mask on the scan's grid")
+            roi_source = "mask"
+        timings["heart_roi"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        settings = self.settings
+        min_area = max(settings.min_area_mm2, getattr(settings, "min_voxels", 0) * volume.pixel_area_mm2)
+        candidates = find_candidates(volume, roi, threshold_hu=scoring_threshold_hu(volume, settings),
+                                     connectivity=self.connectivity, min_area_mm2=min_area)
+        timings["candidates"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        inputs = sample_candidate_inputs(volume, candidates, roi_geometry(volume, roi), self.spec)
+        timings["inputs"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        if len(candidates):
+            probabilities = self.engine.predict_proba(inputs)
+        else:
+            probabilities = np.zeros((0, len(self.class_codes)), np.float32)
+        classes = self.class_codes[probabilities.argmax(axis=1)] if len(candidates) else np.zeros(0, np.uint8)
+        labels = candidates.paint(classes, dtype=np.uint8)
+        timings["classify"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        score = score_volume(volume, labels, settings)
+        timings["score"] = time.perf_counter() - t
+        log.info("%d candidate(s), %d coronary", len(candidates), int(np.count_nonzero(classes)))
+        roi_ml = float(roi.sum()) * volume.voxel_volume_mm3 / 1000.0
+        roi_info = {"source": roi_source, "volume_ml": round(roi_ml, 1)}
+        return Prediction(labels, candidates, probabilities, classes, score, roi, timings,
+                          dict(self.model_info), volume, tuple(warnings), roi_info)
+
+
+def load_predictor(options: PredictOptions = PredictOptions()) -> Predictor:
+    """Load the model named by ``options`` (the shipped one by default) once, for many scans."""
+    from cacscore.models.engine import load_engine
+
+    model_dir = Path(options.model_dir) if options.model_dir is not None else shipped_model_dir()
+    if not model_dir.is_dir():
+        raise CacscoreError(f"model folder {model_dir} does not exist; "
+                            "give the folder `cacscore train` wrote")
+    return Predictor(load_engine(model_dir, options.engine, options.device), options)
