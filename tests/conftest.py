@@ -16,6 +16,7 @@ from cacscore.volume import ScanInfo, Volume
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CACSCORE_SHARED", REPO.parent / "shared"))
 QRM_DIR = SHARED / "data" / "qrm-phantom"
+REAL_CHEST_DIR = SHARED / "data" / "real-chest-ct"
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +35,25 @@ def qrm_reference() -> dict:
     if not path.is_file():
         pytest.skip(f"the real phantom reference is not at {path}")
     return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="session")
+def real_chest_ct():
+    """``real_chest_ct(name) -> Volume`` for "lung1" or "lung2": the two real non-contrast chest CTs of
+    ../shared/data/real-chest-ct (5 mm slices, not gated; see its README), read once per session."""
+    from cacscore.io import read_volume
+
+    cache: dict = {}
+
+    def load(name: str):
+        path = REAL_CHEST_DIR / f"{name}_image.nrrd"
+        if not path.is_file():
+            pytest.skip(f"the real chest CT is not at {path}")
+        if name not in cache:
+            cache[name] = read_volume(path)
+        return cache[name]
+
+    return load
 
 
 def _load_cohort_helpers():
