@@ -1,4 +1,4 @@
-"""Candidates on constructed volumes: threshold, connectivity, minimum area, ROI, training labels, inputs."""
+"""Candidates on constructed volumes: threshold, connectivity, minimum area, ROI, training labels."""
 
 from __future__ import annotations
 
@@ -6,12 +6,6 @@ import numpy as np
 import pytest
 
 from cacscore.detection.candidates import find_candidates, reference_classes
-from cacscore.detection.classifier import (
-    FEATURE_NAMES,
-    CandidateInputSpec,
-    roi_geometry,
-    sample_candidate_inputs,
-)
 from cacscore.errors import CacscoreError
 from cacscore.volume import Volume
 
@@ -108,72 +102,3 @@ def test_reference_classes_majority_and_paint():
     painted = cs.paint(classes)
     assert painted.dtype == np.uint8
     assert (painted == 2).sum() == 9 and (painted == 3).sum() == 9 and (painted == 1).sum() == 0
-
-
-def _scene():
-    hu = _volume((8, 64, 64))
-    rng = np.random.default_rng(0)
-    hu += rng.normal(0, 10, hu.shape).astype(np.float32)
-    hu[3:5, 30:34, 30:34] = 400.0  # at the ROI centre
-    hu[4, 10:13, 50:53] = 250.0
-    roi = np.zeros(hu.shape, bool)
-    roi[1:7, 16:48, 16:48] = True
-    roi[4, 8:15, 48:56] = True
-    return hu, roi
-
-
-def test_inputs_shapes_and_determinism():
-    hu, roi = _scene()
-    v = Volume(hu, (3.0, 0.7, 0.7))
-    cs = find_candidates(v, roi)
-    spec = CandidateInputSpec()
-    geo = roi_geometry(v, roi)
-    a = sample_candidate_inputs(v, cs, geo, spec)
-    b = sample_candidate_inputs(v, cs, geo, spec)
-    assert a["patches"].shape == (2, spec.n_channels, spec.size_px, spec.size_px)
-    assert a["features"].shape == (2, len(FEATURE_NAMES))
-    assert a["patches"].dtype == np.float32 and a["features"].dtype == np.float32
-    np.testing.assert_array_equal(a["patches"], b["patches"])
-    assert a["patches"].min() >= -1.0 and a["patches"][:, :6].max() <= 1.0
-    # the candidate's own-voxel channel is on at the centre of its patch
-    assert a["patches"][0, 3, 15:17, 15:17].min() == 1.0
-    # candidate 1 (z 3-4, rows/cols 30-33) sits near the ROI centroid: small offsets
-    offsets = a["features"][0, 3:6]
-    assert np.abs(offsets).max() < 0.05
-    # augmentation changes the samples but keeps shapes and the seed reproducibility
-    from cacscore.detection.classifier import Augmentation
-
-    r1 = sample_candidate_inputs(v, cs, geo, spec, rng=np.random.default_rng(1), augmentation=Augmentation())
-    r2 = sample_candidate_inputs(v, cs, geo, spec, rng=np.random.default_rng(1), augmentation=Augmentation())
-    np.testing.assert_array_equal(r1["patches"], r2["patches"])
-    assert not np.array_equal(r1["patches"], a["patches"])
-
-
-def test_inputs_are_oriented_in_patient_space():
-    """A scan stored with its columns flipped (x axis pointing right) gives the same inputs."""
-    hu, roi = _scene()
-    v = Volume(hu, (3.0, 0.7, 0.7))
-    flipped_dir = np.diag([-1.0, 1.0, 1.0])
-    nx = hu.shape[2]
-    vf = Volume(hu[:, :, ::-1].copy(), (3.0, 0.7, 0.7), origin_xyz_mm=((nx - 1) * 0.7, 0.0, 0.0),
-                direction=flipped_dir)
-    roi_f = roi[:, :, ::-1].copy()
-    a = sample_candidate_inputs(v, find_candidates(v, roi), roi_geometry(v, roi))
-    cs_f = find_candidates(vf, roi_f)
-    b = sample_candidate_inputs(vf, cs_f, roi_geometry(vf, roi_f))
-    # candidate order is raster order; match them by their physical centre
-    order = [0, 1] if cs_f.candidates[0].bbox_zyx[1] == 30 else [1, 0]
-    np.testing.assert_allclose(b["patches"][order], a["patches"], atol=1e-5)
-    depth = FEATURE_NAMES.index("roi_depth_20mm")
-    others = [i for i in range(len(FEATURE_NAMES)) if i != depth]
-    np.testing.assert_allclose(b["features"][order][:, others], a["features"][:, others], atol=1e-5)
-    # depth is read from a ~3 mm grid that starts at voxel 0: equal within one grid step
-    np.testing.assert_allclose(b["features"][order][:, depth], a["features"][:, depth], atol=3.0 / 20)
-
-
-def test_spec_round_trips_through_json():
-    import json
-
-    spec = CandidateInputSpec(size_px=24, local_mm_per_px=0.5)
-    assert CandidateInputSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
-    assert spec.input_shapes()["patches"] == ["N", 7, 24, 24]

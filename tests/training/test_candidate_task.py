@@ -1,5 +1,5 @@
 """The "candidates" training task end to end on tiny phantom cases: a self-describing model folder that
-TorchEngine loads, reproducible for a seed."""
+predict runs, reproducible for a seed."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ import numpy as np
 import pytest
 
 from cacscore.datasets import Case
+from cacscore.detection.classifier import INPUT_KIND
+from cacscore.detection.descriptors import DESCRIPTOR_NAMES
+from cacscore.detection.domain import TrainingDomain
+from cacscore.detection.pipeline import Predictor
 from cacscore.errors import CacscoreError
 from cacscore.io import write_mask, write_volume
 from cacscore.models.engine import TorchEngine
@@ -17,11 +21,14 @@ from cacscore.training.candidate_task import CANDIDATE_RECIPES, candidate_recipe
 from cacscore.training.tasks import TASKS, TrainOptions
 
 
+CASES = ((71, "siemens", 3), (72, "philips", 2), (73, "ge", 4))
+
+
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory):
     root = tmp_path_factory.mktemp("cohort")
     out = []
-    for i, (seed, vendor, category) in enumerate([(71, "siemens", 3), (72, "philips", 2), (73, "ge", 4)]):
+    for i, (seed, vendor, category) in enumerate(CASES):
         c = generate_case(seed, vendor, category=category, n_slices=30)
         image, labels, heart = root / f"c{i}.nii.gz", root / f"c{i}_R.nii.gz", root / f"c{i}_H.nii.gz"
         write_volume(c.volume, image)
@@ -40,23 +47,39 @@ def test_task_is_registered_and_recipes_resolve():
 
 
 def test_smoke_training_writes_a_usable_reproducible_model(cases, tmp_path):
-    options = TrainOptions(seed=5, num_threads=1)
+    """The folder predict needs: the input spec of this cacscore, the training domain, the descriptors'
+    training mean and SD inside the network; predict runs with it, and the same seed gives the same
+    weights."""
+    options = TrainOptions(seed=5, num_threads=1, roi_source="auto")
     a = train_candidates(cases, "smoke", tmp_path / "a", options)
     config = json.loads((a / "config.json").read_text())
     assert config["task"] == "candidates" and config["architecture"]["name"] == "candidate_net"
-    assert config["inputs"] == {"patches": ["N", 7, 32, 32], "features": ["N", 12]}
+    assert config["inputs"] == {"patches": ["N", 2, 32, 32], "features": ["N", len(DESCRIPTOR_NAMES)]}
+    assert config["input_spec"]["kind"] == INPUT_KIND
     assert config["class_codes"] == [0, 1, 2, 3] and config["seed"] == 5
+    domain = TrainingDomain.from_dict(config["domain"])
+    assert (domain.descriptor_ranges[:, 0] <= domain.descriptor_ranges[:, 1]).all()
+    # every training scan is a 120 kVp phantom scan: its noise lies within the recorded range
+    noise = [generate_case(seed, vendor, category=category, n_slices=30).truth["acquisition"]["noise_sd_hu"]
+             for seed, vendor, category in CASES]
+    lo, hi = domain.scan_ranges["noise_sd_hu"]
+    assert lo < hi and lo <= max(noise) and hi >= min(noise) * 0.8
     dataset = json.loads((a / "dataset.json").read_text())
     assert dataset["case_ids"] == ["c0", "c1", "c2"] and sum(dataset["class_counts"]["train"]) > 0
     engine = TorchEngine(a, device="cpu")
-    rng = np.random.default_rng(0)
-    inputs = {"patches": rng.normal(size=(5, 7, 32, 32)).astype(np.float32),
-              "features": rng.normal(size=(5, 12)).astype(np.float32)}
-    p = engine.predict_proba(inputs)
-    assert p.shape == (5, 4)
-    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
+    scale = engine.model.feature_scale.numpy()
+    assert np.all(scale > 0) and not np.allclose(scale, 1.0)  # set from the training descriptors
+    predictor = Predictor(engine)
+    volume = cases[0].load_volume()
+    prediction = predictor.predict_volume(volume)
+    assert prediction.probabilities.shape == (len(prediction.candidates), 4)
+    # labels are painted on candidate voxels only, with the code the decision rule gave each candidate
+    assert set(np.unique(prediction.labels[prediction.candidates.label_map == 0])) <= {0}
+    assert prediction.result_dict("c0")["domain"]["measures"]["slice_increment_mm"] == pytest.approx(
+        volume.spacing_zyx_mm[0])
     b = train_candidates(cases, "smoke", tmp_path / "b", options)
-    np.testing.assert_array_equal(TorchEngine(b, device="cpu").predict_proba(inputs), p)
+    again = Predictor(TorchEngine(b, device="cpu")).predict_volume(volume)
+    np.testing.assert_array_equal(again.probabilities, prediction.probabilities)
 
 
 def test_folds_are_refused(cases, tmp_path):

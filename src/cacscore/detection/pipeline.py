@@ -1,12 +1,17 @@
 """The detection steps joined: a CT volume in memory in, coronary calcium per artery out.
 
-    heart ROI (a given mask or :func:`cacscore.detection.heart_roi.heart_roi`) -> candidates
-    (:func:`cacscore.detection.candidates.find_candidates`: scoring threshold, 3-D connected, minimum area)
-    -> classifier inputs (:mod:`cacscore.detection.classifier`) -> engine (torch or onnx) -> one class per
-    candidate -> label volume (orCaScore codes) -> :func:`cacscore.scoring.score_volume`
+    thorax (:mod:`~cacscore.detection.thorax`) -> heart ROI (a given mask or
+    :func:`~cacscore.detection.heart_roi.heart_roi`) -> candidates
+    (:func:`~cacscore.detection.candidates.find_candidates`: scoring threshold, 3-D connected, minimum area)
+    -> descriptors (:mod:`~cacscore.detection.descriptors`) -> classifier inputs
+    (:mod:`~cacscore.detection.classifier`) -> engine (torch or onnx) -> one class per candidate
+    -> label volume (orCaScore codes) -> :func:`cacscore.scoring.score_volume`; the out-of-domain check
+    (:mod:`~cacscore.detection.domain`) adds a warning where the scan is unlike the training scans.
 
-:func:`load_predictor` loads the model once; :meth:`Predictor.predict_volume` runs one scan in memory.
-Writing a case folder on disk is :func:`cacscore.case_folder.predict_to_folder`.
+:func:`prepare_scan` runs the steps up to the descriptors; training (``cacscore train --task candidates``)
+uses it too, so the model sees in training exactly what it sees at prediction. :func:`load_predictor` loads
+the model once; :meth:`Predictor.predict_volume` runs one scan in memory. Writing a case folder on disk is
+:func:`cacscore.case_folder.predict_to_folder`.
 """
 
 from __future__ import annotations
@@ -20,7 +25,15 @@ from typing import Any, Literal
 import numpy as np
 
 from cacscore.detection.candidates import CandidateSet, find_candidates
-from cacscore.detection.classifier import CandidateInputSpec, roi_geometry, sample_candidate_inputs
+from cacscore.detection.classifier import CandidateInputSpec, DecisionRule, sample_candidate_inputs
+from cacscore.detection.descriptors import (
+    DESCRIPTOR_NAMES,
+    TissueReference,
+    describe_candidates,
+    tissue_reference,
+)
+from cacscore.detection.domain import TrainingDomain, check_domain, scan_measures
+from cacscore.detection.thorax import Thorax, find_thorax
 from cacscore.errors import CacscoreError
 from cacscore.labels import Artery
 from cacscore.log import get_logger
@@ -29,7 +42,7 @@ from cacscore.volume import Volume
 log = get_logger(__name__)
 
 #: The model shipped inside the package (src/cacscore/models/shipped/<name>), used when no --model is given.
-SHIPPED_MODEL_NAME = "candidates-phantom-v2"
+SHIPPED_MODEL_NAME = "candidates-phantom-v3"
 
 MASK_FORMATS: dict[str, tuple[str, type]] = {
     "nifti": ("calcium.nii.gz", np.uint8),
@@ -88,32 +101,141 @@ class PredictOptions:
             raise CacscoreError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
 
 
+def scoring_threshold_hu(volume: Volume, settings: Any) -> float:
+    """The calcium threshold (HU) the scoring settings apply to ``volume`` (the kVp table when unset)."""
+    from cacscore.scoring import resolve_threshold
+
+    return float(resolve_threshold(settings, volume.info.kvp)[0])
+
+
+def candidate_min_area_mm2(volume: Volume, settings: Any) -> float:
+    """The smallest in-plane area (mm2) a candidate needs on one slice: the scoring minimum area, or the
+    preset's minimum voxel count in mm2 where that is larger (the candidates are a superset of what
+    Agatston scores, see :mod:`cacscore.detection.candidates`)."""
+    return max(settings.min_area_mm2, getattr(settings, "min_voxels", 0) * volume.pixel_area_mm2)
+
+
+@dataclass(frozen=True, eq=False)
+class CandidateScan:
+    """One scan made ready for the classifier by :func:`prepare_scan`.
+
+    Attributes:
+        volume: the CT volume.
+        thorax: its body, lungs and bone.
+        roi: the heart ROI (bool, the volume's grid).
+        roi_source: "auto" (the automatic ROI), "mask" (given) or "whole body" (no heart was found).
+        candidates: the calcium candidates inside the ROI.
+        reference: the scan's soft-tissue level and noise.
+        descriptors: (N, F) float32 descriptors of the candidates (:data:`DESCRIPTOR_NAMES`).
+        warnings: what the caller should tell the reader (no heart found, ...).
+        timings_s: seconds per step.
+    """
+
+    volume: Volume
+    thorax: Thorax
+    roi: np.ndarray
+    roi_source: str
+    candidates: CandidateSet
+    reference: TissueReference
+    descriptors: np.ndarray
+    warnings: tuple[str, ...] = ()
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def prepare_scan(
+    volume: Volume,
+    heart_mask: np.ndarray | None = None,
+    *,
+    settings: Any = None,
+    connectivity: int = 26,
+) -> CandidateScan:
+    """Thorax, heart ROI, candidates and their descriptors of one scan (the steps before the classifier).
+
+    Args:
+        volume: the CT volume.
+        heart_mask: a heart mask on the scan's grid (bool), or None for the automatic ROI; where no heart is
+            found the whole body is searched, with a warning.
+        settings: scoring settings (:class:`cacscore.scoring.ScoringSettings`) whose threshold and minimum
+            area define the candidates; the default preset when None.
+        connectivity: 3-D connectivity of the candidates (6, 18, 26).
+    """
+    from cacscore.detection.heart_roi import heart_roi, whole_body_roi
+    from cacscore.scoring import get_preset
+
+    settings = get_preset("default") if settings is None else settings
+    timings: dict[str, float] = {}
+    warnings: list[str] = []
+    t = time.perf_counter()
+    thorax = find_thorax(volume)
+    if heart_mask is None:
+        try:
+            roi = np.asarray(heart_roi(volume, thorax=thorax), dtype=bool)
+            roi_source = "auto"
+        except CacscoreError as exc:
+            # e.g. a calibration phantom without lungs: search the whole body and say so
+            roi = np.asarray(whole_body_roi(volume), dtype=bool)
+            roi_source = "whole body"
+            warnings.append(f"no heart region found automatically ({exc}); the whole body was searched "
+                            "for coronary calcium: give --heart-mask for a reliable result")
+            log.warning("%s", warnings[-1])
+    else:
+        roi = np.asarray(heart_mask).astype(bool, copy=False)
+        if roi.shape != volume.shape:
+            raise CacscoreError(f"the heart mask has shape {roi.shape}, the scan {volume.shape} "
+                                "(z, y, x); give a mask on the scan's grid")
+        roi_source = "mask"
+    timings["heart_roi"] = time.perf_counter() - t
+    t = time.perf_counter()
+    candidates = find_candidates(volume, roi, threshold_hu=scoring_threshold_hu(volume, settings),
+                                 connectivity=connectivity,
+                                 min_area_mm2=candidate_min_area_mm2(volume, settings))
+    timings["candidates"] = time.perf_counter() - t
+    t = time.perf_counter()
+    reference = tissue_reference(volume, roi)
+    descriptors = describe_candidates(volume, candidates, roi, thorax, reference=reference)
+    timings["descriptors"] = time.perf_counter() - t
+    return CandidateScan(volume, thorax, roi, roi_source, candidates, reference, descriptors,
+                         tuple(warnings), timings)
+
+
 @dataclass(frozen=True, eq=False)
 class Prediction:
     """The result of one scan in memory.
 
     Attributes:
         labels: uint8 (z, y, x) label volume on the input grid (Artery codes; 0 background).
-        candidates: the candidates that were classified.
+        scan: what :func:`prepare_scan` made of the scan (ROI, candidates, descriptors).
         probabilities: (N, 4) class probabilities per candidate (not coronary, LAD, LCX, RCA).
         classes: (N,) Artery code given to each candidate (0 = not coronary).
         score: the scoring result (``.to_dict()`` is the JSON of the scoring issue).
-        heart_mask: the ROI used (bool).
         timings_s: seconds per step.
-        model: model id and class names.
+        model: model id, engine and class names.
+        warnings: what the reader must know (no heart found, a scan unlike the training scans, ...).
+        domain: the out-of-domain check (:meth:`cacscore.detection.domain.DomainCheck.to_dict`), or {}
+            when the model folder records no training domain.
     """
 
     labels: np.ndarray
-    candidates: CandidateSet
+    scan: CandidateScan
     probabilities: np.ndarray
     classes: np.ndarray
     score: Any
-    heart_mask: np.ndarray
     timings_s: dict[str, float]
     model: dict[str, Any]
-    volume: Volume = field(repr=False)
     warnings: tuple[str, ...] = ()
-    heart_roi: dict[str, Any] = field(default_factory=dict)
+    domain: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def volume(self) -> Volume:
+        return self.scan.volume
+
+    @property
+    def candidates(self) -> CandidateSet:
+        return self.scan.candidates
+
+    @property
+    def heart_mask(self) -> np.ndarray:
+        return self.scan.roi
 
     def result_dict(self, case_id: str | None = None) -> dict[str, Any]:
         """The result.json content: the scoring JSON plus case id, model, probabilities and timings."""
@@ -125,9 +247,13 @@ class Prediction:
             value = getattr(info, key, None)
             if value is not None:
                 scan.setdefault(key, value)
+        scan["tissue_reference"] = self.scan.reference.to_dict()
         self._attach_probabilities(result.get("lesions") or [])
         result["model"] = dict(self.model)
-        result["heart_roi"] = dict(self.heart_roi)
+        roi_ml = float(self.scan.roi.sum()) * self.volume.voxel_volume_mm3 / 1000.0
+        result["heart_roi"] = {"source": self.scan.roi_source, "volume_ml": round(roi_ml, 1)}
+        if self.domain:
+            result["domain"] = dict(self.domain)
         if self.warnings:
             result["warnings"] = list(self.warnings)
         result["candidates"] = self.candidate_table()
@@ -135,11 +261,12 @@ class Prediction:
         return result
 
     def candidate_table(self) -> list[dict[str, Any]]:
-        """One entry per candidate: class, probability of each class, size and position (mm)."""
+        """One entry per candidate: class, probability of each class, size, position (mm), descriptors."""
         rows = []
         names = self.model.get("class_names", ["not coronary", "LAD", "LCX", "RCA"])
-        rows_in = zip(self.candidates.candidates, self.probabilities, self.classes, strict=True)
-        for cand, probs, code in rows_in:
+        rows_in = zip(self.candidates.candidates, self.probabilities, self.classes, self.scan.descriptors,
+                      strict=True)
+        for cand, probs, code, described in rows_in:
             centre = self.volume.index_to_physical(np.asarray(cand.centroid_zyx))
             rows.append(
                 {
@@ -151,6 +278,8 @@ class Prediction:
                     "volume_mm3": round(cand.volume_mm3, 3),
                     "peak_hu": cand.peak_hu,
                     "slices": [cand.bbox_zyx[0], cand.bbox_zyx[3] - 1],
+                    "descriptors": {n: round(float(v), 4) for n, v in zip(DESCRIPTOR_NAMES, described,
+                                                                          strict=True)},
                 }
             )
         return rows
@@ -175,19 +304,13 @@ class Prediction:
             lesion["probability"] = round(float(self.probabilities[hit - 1].max()), 4)
 
 
-def scoring_threshold_hu(volume: Volume, settings: Any) -> float:
-    """The calcium threshold (HU) the scoring settings apply to ``volume`` (the kVp table when unset)."""
-    from cacscore.scoring import resolve_threshold
-
-    return float(resolve_threshold(settings, volume.info.kvp)[0])
-
-
 class Predictor:
     """A loaded model plus the settings to run it; reuse one across many scans.
 
     Args:
-        engine: an :class:`~cacscore.models.engine.Engine` (its config.json holds the input spec).
-        options: predict options (scoring preset).
+        engine: an :class:`~cacscore.models.engine.Engine` (its config.json holds the input spec, the
+            decision rule and the training domain).
+        options: predict options (scoring preset, kVp).
     """
 
     def __init__(self, engine: Any, options: PredictOptions = PredictOptions()) -> None:
@@ -197,10 +320,12 @@ class Predictor:
         self.options = options
         config = engine.config
         self.spec = CandidateInputSpec.from_dict(config.get("input_spec", {}))
-        self.class_codes = np.asarray(config.get("class_codes", [0, 1, 2, 3]), dtype=np.uint8)
         self.class_names = list(config.get("class_names", ["not coronary", "LAD", "LCX", "RCA"]))
-        candidate_cfg = config.get("candidates", {})
-        self.connectivity = int(candidate_cfg.get("connectivity", 26))
+        decision = config.get("decision", {})
+        self.rule = DecisionRule(float(decision.get("min_coronary_probability", 0.5)),
+                                 tuple(config.get("class_codes", (0, 1, 2, 3))))
+        self.domain = TrainingDomain.from_dict(config["domain"]) if "domain" in config else None
+        self.connectivity = int(config.get("candidates", {}).get("connectivity", 26))
         self.settings = get_preset(options.scoring_preset)
         if options.kvp is not None:
             self.settings = replace(self.settings, kvp=float(options.kvp))
@@ -214,58 +339,33 @@ class Predictor:
         """Classify and score one scan; ``heart_mask`` (bool, the scan's grid) replaces the automatic ROI."""
         from cacscore.scoring import score_volume
 
-        timings: dict[str, float] = {}
+        scan = prepare_scan(volume, heart_mask, settings=self.settings, connectivity=self.connectivity)
+        timings = dict(scan.timings_s)
         t = time.perf_counter()
-        warnings: list[str] = []
-        if heart_mask is None:
-            from cacscore.detection.heart_roi import heart_roi, whole_body_roi
-
-            try:
-                roi = np.asarray(heart_roi(volume), dtype=bool)
-                roi_source = "auto"
-            except CacscoreError as exc:
-                # e.g. a calibration phantom without lungs: search the whole body and say so
-                roi = np.asarray(whole_body_roi(volume), dtype=bool)
-                roi_source = "whole body"
-                warnings.append(f"no heart region found automatically ({exc}); the whole body was searched "
-                                "for coronary calcium: give --heart-mask for a reliable result")
-                log.warning("%s", warnings[-1])
-        else:
-            roi = np.asarray(heart_mask).astype(bool, copy=False)
-            if roi.shape != volume.shape:
-                raise CacscoreError(f"the heart mask has shape {roi.shape}, the scan {volume.shape} "
-                                    "(z, y, x); give a mask on the scan's grid")
-            roi_source = "mask"
-        timings["heart_roi"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        settings = self.settings
-        min_area = max(settings.min_area_mm2, getattr(settings, "min_voxels", 0) * volume.pixel_area_mm2)
-        candidates = find_candidates(volume, roi, threshold_hu=scoring_threshold_hu(volume, settings),
-                                     connectivity=self.connectivity, min_area_mm2=min_area)
-        timings["candidates"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        inputs = sample_candidate_inputs(volume, candidates, roi_geometry(volume, roi), self.spec)
+        inputs = sample_candidate_inputs(volume, scan.candidates, scan.descriptors, scan.reference, self.spec)
         timings["inputs"] = time.perf_counter() - t
-
         t = time.perf_counter()
-        if len(candidates):
-            probabilities = self.engine.predict_proba(inputs)
-        else:
-            probabilities = np.zeros((0, len(self.class_codes)), np.float32)
-        classes = self.class_codes[probabilities.argmax(axis=1)] if len(candidates) else np.zeros(0, np.uint8)
-        labels = candidates.paint(classes, dtype=np.uint8)
+        n_classes = len(self.rule.class_codes)
+        probabilities = (self.engine.predict_proba(inputs) if len(scan.candidates)
+                         else np.zeros((0, n_classes), np.float32))
+        classes = self.rule.classes(probabilities)
+        labels = scan.candidates.paint(classes, dtype=np.uint8)
         timings["classify"] = time.perf_counter() - t
-
+        warnings = list(scan.warnings)
+        domain: dict[str, Any] = {}
+        if self.domain is not None:
+            check = check_domain(self.domain, scan_measures(volume, scan.reference), scan.descriptors,
+                                 classes > 0)
+            domain = check.to_dict()
+            if check.warning():
+                warnings.append(check.warning())
+                log.warning("%s", warnings[-1])
         t = time.perf_counter()
-        score = score_volume(volume, labels, settings)
+        score = score_volume(volume, labels, self.settings)
         timings["score"] = time.perf_counter() - t
-        log.info("%d candidate(s), %d coronary", len(candidates), int(np.count_nonzero(classes)))
-        roi_ml = float(roi.sum()) * volume.voxel_volume_mm3 / 1000.0
-        roi_info = {"source": roi_source, "volume_ml": round(roi_ml, 1)}
-        return Prediction(labels, candidates, probabilities, classes, score, roi, timings,
-                          dict(self.model_info), volume, tuple(warnings), roi_info)
+        log.info("%d candidate(s), %d coronary", len(scan.candidates), int(np.count_nonzero(classes)))
+        return Prediction(labels, scan, probabilities, classes, score, timings, dict(self.model_info),
+                          tuple(warnings), domain)
 
 
 def load_predictor(options: PredictOptions = PredictOptions()) -> Predictor:

@@ -161,8 +161,9 @@ def work_grid(volume: Volume, settings: ThoraxSettings = ThoraxSettings()) -> Wo
     """The volume block-averaged (and block-maximised) in-plane to about ``settings.work_spacing_mm``."""
     hu = np.asarray(volume.hu, dtype=np.float32)
     sz, sy, sx = volume.spacing_zyx_mm
-    fy, fx = (max(1, round(float(settings.work_spacing_mm / s))) for s in (sy, sx))
     nz, ny, nx = hu.shape
+    # blocks of about work_spacing_mm, never larger than the image itself
+    fy, fx = (min(max(1, round(float(settings.work_spacing_mm / s))), n) for s, n in ((sy, ny), (sx, nx)))
     # Crop to a multiple of the block (the border is outside every mask brought back to the full grid).
     cy, cx = (ny // fy) * fy, (nx // fx) * fx
     blocks = hu[:, :cy, :cx].reshape(nz, cy // fy, fy, cx // fx, fx)

@@ -1,19 +1,23 @@
-"""The candidate classifier: a two-branch CNN over multi-scale 2.5-D patches plus position features.
+"""The candidate classifier: an MLP over physical descriptors plus a small CNN over the local patch.
 
 Inputs (named float32 arrays, see :class:`cacscore.detection.classifier.CandidateInputSpec`):
 
-- ``patches`` (N, 7, 32, 32): channels 0-3 are the local branch (the candidate's slice and its two
-  neighbours at 0.6 mm/px, and the candidate's own voxels), channels 4-6 the context branch (the slice at
-  4 mm/px in two HU windows, and the heart ROI);
-- ``features`` (N, 12): position in the heart ROI and the candidate's size and density.
+- ``patches`` (N, 2, 32, 32): the candidate's largest slice at 0.6 mm/px, HU normalised by the scan's own
+  tissue contrast, and the candidate's own voxels;
+- ``features`` (N, F): the candidate's descriptors (:mod:`cacscore.detection.descriptors`), standardised
+  inside the network by the training set's mean and SD (buffers saved with the weights, so the ONNX export
+  carries them too).
 
 Output: logits (N, 4) over (not coronary, LAD incl. left main, LCX, RCA); :data:`CLASS_CODES` maps the
-class index to :class:`~cacscore.labels.Artery` codes. ``forward`` is a pure function of the two arrays
-(no data-dependent Python control flow) so that it exports to ONNX unchanged. Why this design:
-docs/model.md.
+class index to :class:`~cacscore.labels.Artery` codes. ``branches`` switches the patch CNN or the
+descriptor MLP off (ablations, docs/model.md); ``feature_mask`` zeroes descriptor columns that a model
+must not use. ``forward`` is a pure function of the two arrays (no data-dependent Python control flow), so
+it exports to ONNX unchanged.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -23,57 +27,79 @@ from cacscore.labels import Artery
 #: Class index -> Artery code of the label painted for candidates of that class (0 = not coronary).
 CLASS_CODES: tuple[int, ...] = (int(Artery.BACKGROUND), int(Artery.LAD), int(Artery.LCX), int(Artery.RCA))
 CLASS_NAMES: tuple[str, ...] = ("not coronary", "LAD", "LCX", "RCA")
-
-#: Channels of ``patches`` that feed each branch.
-LOCAL_CHANNELS = 4
-CONTEXT_CHANNELS = 3
+BRANCHES: tuple[str, ...] = ("patch", "features")
 
 
-def _branch(in_channels: int, width: int) -> nn.Sequential:
-    """Four 3x3 conv blocks (conv, batch norm, ReLU; 2x2 max-pool after the first three): 32 -> 4 px,
-    then global average pooling to a ``4 * width`` vector."""
+def _patch_branch(in_channels: int, width: int) -> nn.Sequential:
+    """Three 3x3 conv blocks (conv, batch norm, ReLU, 2x2 max-pool): 32 -> 4 px, then global average
+    pooling to a ``4 * width`` vector."""
     layers: list[nn.Module] = []
     channels = in_channels
-    for i, out in enumerate((width, 2 * width, 4 * width, 4 * width)):
-        layers += [
-            nn.Conv2d(channels, out, kernel_size=3, padding=1, bias=False),
-            nn.BatchNorm2d(out),
-            nn.ReLU(inplace=True),
-        ]
-        if i < 3:
-            layers.append(nn.MaxPool2d(2))
+    for out in (width, 2 * width, 4 * width):
+        layers += [nn.Conv2d(channels, out, 3, padding=1, bias=False), nn.BatchNorm2d(out),
+                   nn.ReLU(inplace=True), nn.MaxPool2d(2)]
         channels = out
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
     return nn.Sequential(*layers)
 
 
 class CandidateNet(nn.Module):
-    """Local-patch CNN + context-patch CNN + feature MLP, fused by a small classifier head.
+    """Descriptor MLP + local-patch CNN, fused by a small classifier head.
 
     Args:
         n_features: length of the ``features`` vector.
         n_classes: number of output classes (4).
-        width: channels of the first conv block of each branch (doubled twice).
+        width: channels of the first conv block (doubled twice) and a quarter of the MLP's width.
         dropout: dropout before the last layer.
+        n_channels: channels of ``patches``.
+        branches: which of "patch" and "features" the network uses (at least one).
+        feature_mask: 1 for each descriptor column the network may use, 0 for one it must ignore.
     """
 
     input_names = ("patches", "features")
 
-    def __init__(self, n_features: int = 12, n_classes: int = 4, width: int = 16, dropout: float = 0.2):
+    def __init__(
+        self,
+        n_features: int = 24,
+        n_classes: int = 4,
+        width: int = 16,
+        dropout: float = 0.3,
+        n_channels: int = 2,
+        branches: Sequence[str] = BRANCHES,
+        feature_mask: Sequence[float] | None = None,
+    ):
         super().__init__()
-        self.local = _branch(LOCAL_CHANNELS, width)
-        self.context = _branch(CONTEXT_CHANNELS, width)
-        self.features = nn.Sequential(nn.Linear(n_features, 32), nn.ReLU(inplace=True))
-        fused = 2 * 4 * width + 32
-        self.head = nn.Sequential(
-            nn.Linear(fused, 64),
-            nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
-            nn.Linear(64, n_classes),
-        )
+        unknown = set(branches) - set(BRANCHES)
+        if unknown or not branches:
+            raise ValueError(f"branches must be a non-empty subset of {BRANCHES}, not {list(branches)}")
+        self.use_patch = "patch" in branches
+        self.use_features = "features" in branches
+        self.register_buffer("feature_mean", torch.zeros(n_features))
+        self.register_buffer("feature_scale", torch.ones(n_features))
+        mask = torch.ones(n_features) if feature_mask is None else torch.tensor(feature_mask)
+        self.register_buffer("feature_mask", mask.float())
+        fused = 0
+        if self.use_patch:
+            self.patch = _patch_branch(n_channels, width)
+            fused += 4 * width
+        if self.use_features:
+            self.mlp = nn.Sequential(nn.Linear(n_features, 4 * width), nn.ReLU(inplace=True),
+                                     nn.Linear(4 * width, 4 * width), nn.ReLU(inplace=True))
+            fused += 4 * width
+        self.head = nn.Sequential(nn.Linear(fused, 4 * width), nn.ReLU(inplace=True), nn.Dropout(dropout),
+                                  nn.Linear(4 * width, n_classes))
+
+    def set_feature_scaling(self, mean: torch.Tensor, sd: torch.Tensor) -> None:
+        """Standardise the descriptors by the training set's ``mean`` and ``sd`` (a zero SD counts as 1)."""
+        self.feature_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        sd = torch.as_tensor(sd, dtype=torch.float32)
+        self.feature_scale.copy_(1.0 / torch.where(sd > 1e-6, sd, torch.ones_like(sd)))
 
     def forward(self, patches: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-        """Logits (N, n_classes) from ``patches`` (N, 7, H, W) and ``features`` (N, F)."""
-        local = self.local(patches[:, :LOCAL_CHANNELS])
-        context = self.context(patches[:, LOCAL_CHANNELS:])
-        return self.head(torch.cat([local, context, self.features(features)], dim=1))
+        """Logits (N, n_classes) from ``patches`` (N, C, H, W) and ``features`` (N, F)."""
+        parts = []
+        if self.use_patch:
+            parts.append(self.patch(patches))
+        if self.use_features:
+            parts.append(self.mlp((features - self.feature_mean) * self.feature_scale * self.feature_mask))
+        return self.head(torch.cat(parts, dim=1))

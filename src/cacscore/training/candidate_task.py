@@ -1,16 +1,21 @@
 """The "candidates" training task: teach :class:`~cacscore.models.candidate_net.CandidateNet` to label every
 calcium candidate as not coronary, LAD (incl. left main), LCX or RCA.
 
-Training data come from cases with reference labels (orCaScore codes): each case's candidates are found
-exactly as at inference (:func:`cacscore.detection.candidates.find_candidates` with the scoring threshold
-and minimum area), and each candidate's target is the majority reference label of its voxels (0 when it
-overlaps no reference lesion; :func:`cacscore.detection.candidates.reference_classes`). Inputs are sampled
-once plainly and ``n_augment`` times with random HU shift/scale, noise, rotation, zoom, jitter and
-ROI-position shifts (:class:`cacscore.detection.classifier.Augmentation`), so training sees each lesion
-under many scanners.
+Training data come from cases with reference labels (orCaScore codes). Each case goes through exactly the
+steps ``predict`` runs (:func:`cacscore.detection.pipeline.prepare_scan`: thorax, heart ROI with the same
+whole-body fallback, candidates with the scoring threshold and minimum area, descriptors), so the model sees
+in training what it sees at prediction; each candidate's target is the majority reference label of its
+voxels (0 when it overlaps no reference lesion; :func:`cacscore.detection.candidates.reference_classes`).
+Inputs are sampled once plainly and ``n_augment`` times with a random rotation, zoom, shift, blur, noise
+and contrast of the patch and a shift of the position descriptors
+(:class:`cacscore.detection.classifier.InputAugmentation`).
 
-The heart ROI used for the position features is the automatic one (``roi="auto"``, what ``predict`` uses
-by default) or the case's own heart mask (``roi="reference"``).
+The heart ROI is the automatic one (``roi="auto"``, what ``predict`` uses by default) or the case's own
+heart mask (``roi="reference"``, as ``predict --heart-mask``).
+
+The model folder also records the descriptors' training mean and SD (inside the network), and the range of
+scans and candidates seen in training (:class:`cacscore.detection.domain.TrainingDomain`), against which
+``predict`` checks every new scan.
 """
 
 from __future__ import annotations
@@ -25,14 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from cacscore.detection.candidates import find_candidates, reference_classes
-from cacscore.detection.classifier import (
-    FEATURE_NAMES,
-    Augmentation,
-    CandidateInputSpec,
-    roi_geometry,
-    sample_candidate_inputs,
-)
+from cacscore.detection.candidates import CandidateSet, reference_classes
+from cacscore.detection.classifier import CandidateInputSpec, InputAugmentation, sample_candidate_inputs
+from cacscore.detection.descriptors import DESCRIPTOR_NAMES
+from cacscore.detection.domain import TrainingDomain, scan_measures
+from cacscore.detection.pipeline import CandidateScan, prepare_scan
 from cacscore.labels import Artery
 from cacscore.log import get_logger
 from cacscore.training.recipes import Recipe
@@ -59,36 +61,54 @@ class CandidateSampling:
         n_augment: augmented copies sampled per coronary candidate, besides the plain one.
         n_augment_negative: augmented copies per not-coronary candidate (they are many already).
         max_negatives_per_case: most not-coronary candidates kept per case (the largest and densest half,
-            the rest at random), so one noisy scan does not flood the training set.
+            the rest at random), so one noisy scan or a chest full of bone does not flood the training set.
         connectivity: 3-D connectivity of the candidates (6, 18, 26); predict uses the same.
         scoring_preset: scoring settings whose threshold and minimum area define the candidates.
         augmentation: the random changes applied to the augmented copies.
     """
 
-    n_augment: int = 6
+    n_augment: int = 4
     n_augment_negative: int = 1
-    max_negatives_per_case: int = 40
+    max_negatives_per_case: int = 60
     connectivity: int = 26
     scoring_preset: str = "default"
-    augmentation: Augmentation = field(default_factory=Augmentation)
+    augmentation: InputAugmentation = field(default_factory=InputAugmentation)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _recipe(name: str, description: str, **changes) -> Recipe:
+#: Descriptor groups that an ablation recipe can take away (column prefixes of DESCRIPTOR_NAMES).
+_GROUPS: dict[str, tuple[str, ...]] = {
+    "position": ("offset_",),
+    "bone": ("log_structure", "structure_outside", "bone_distance", "in_bone"),
+    "surroundings": ("air_", "fat_", "bright_"),
+    "intensity": ("peak_hu", "mean_hu", "peak_over_noise"),
+    "shape": ("log_volume", "log_max_area", "z_extent", "log_length", "log_elongation"),
+}
+
+
+def _mask_without(*groups: str) -> list[float]:
+    """A feature mask (1 = used) without the descriptor columns of ``groups``."""
+    drop = tuple(prefix for g in groups for prefix in _GROUPS[g])
+    return [0.0 if name.startswith(drop) else 1.0 for name in DESCRIPTOR_NAMES]
+
+
+def _recipe(name: str, description: str, architecture_kwargs: dict | None = None, **changes) -> Recipe:
+    kwargs = {"n_features": len(DESCRIPTOR_NAMES), "n_classes": 4, "n_channels": 2, "width": 16,
+              "dropout": 0.3}
+    kwargs.update(architecture_kwargs or {})
     base = {
         "architecture": "candidate_net",
-        "architecture_kwargs": {"n_features": len(FEATURE_NAMES), "n_classes": 4, "width": 16,
-                                "dropout": 0.4},
-        "epochs": 20,
+        "architecture_kwargs": kwargs,
+        "epochs": 30,
         "batch_size": 128,
         "lr": 2e-3,
         "eps": 1e-8,
         "weight_decay": 5e-4,
         "lr_schedule": "cosine",
         "class_balance": "none",
-        "early_stopping_patience": 6,
+        "early_stopping_patience": 8,
         "calibrate": True,
         "threshold": "argmax",
         "fractions": (0.85, 0.15, 0.0),
@@ -97,19 +117,35 @@ def _recipe(name: str, description: str, **changes) -> Recipe:
     return Recipe(name=name, description=description, **base)
 
 
+_DEFAULT_TEXT = ("CandidateNet: descriptor MLP (intensity, shape, bone, surroundings, heart-frame position)"
+                 " + CNN on a 19 mm tissue-normalised patch, 4 classes, 4 augmented copies per coronary "
+                 "candidate, cosine LR, early stopping, temperature calibration")
+
 #: Recipes of the "candidates" task: name -> (trainer recipe, sampling). "default" trains the shipped
-#: model; "smoke" is a seconds-long run for tests.
+#: model; the "no-..." and "...-only" recipes are the ablations of docs/model.md; "smoke" is a
+#: seconds-long run for tests.
 CANDIDATE_RECIPES: dict[str, tuple[Recipe, CandidateSampling]] = {
-    "default": (
-        _recipe("default", "CandidateNet (multi-scale 2.5-D patches + ROI position features), 4 classes, "
-                "6 augmented copies per coronary candidate, cosine LR, early stopping, "
-                "temperature calibration"),
+    "default": (_recipe("default", _DEFAULT_TEXT), CandidateSampling()),
+    "descriptors-only": (
+        _recipe("descriptors-only", "ablation: the descriptor MLP alone (no patch CNN)",
+                {"branches": ["features"]}),
         CandidateSampling(),
     ),
+    "patch-only": (
+        _recipe("patch-only", "ablation: the patch CNN alone (no descriptors)", {"branches": ["patch"]}),
+        CandidateSampling(),
+    ),
+    **{
+        f"no-{group}": (
+            _recipe(f"no-{group}", f"ablation: default without the {group} descriptors",
+                    {"feature_mask": _mask_without(group)}),
+            CandidateSampling(),
+        )
+        for group in _GROUPS
+    },
     "smoke": (
-        _recipe("smoke", "tiny CandidateNet, 2 epochs (tests only)", epochs=2, early_stopping_patience=None,
-                architecture_kwargs={"n_features": len(FEATURE_NAMES), "n_classes": 4, "width": 4,
-                                     "dropout": 0.0}, fractions=(0.67, 0.33, 0.0)),
+        _recipe("smoke", "tiny CandidateNet, 2 epochs (tests only)", {"width": 4, "dropout": 0.0}, epochs=2,
+                early_stopping_patience=None, fractions=(0.67, 0.33, 0.0)),
         CandidateSampling(n_augment=1, max_negatives_per_case=10),
     ),
 }
@@ -184,61 +220,66 @@ class CandidateSamples:
 
 def case_samples(
     case_id: str,
-    volume: Volume,
+    scan: CandidateScan,
     reference: np.ndarray,
-    roi: np.ndarray,
     spec: CandidateInputSpec,
-    recipe: CandidateSampling,
+    sampling: CandidateSampling,
     rng: np.random.Generator,
-    *,
-    threshold_hu: float,
-    min_area_mm2: float,
 ) -> CandidateSamples:
-    """The training samples of one case: every candidate plainly, plus ``recipe.n_augment`` random copies."""
-    cands = find_candidates(
-        volume, roi, threshold_hu=threshold_hu, connectivity=recipe.connectivity, min_area_mm2=min_area_mm2
-    )
+    """The training samples of one prepared scan: its candidates plainly (not-coronary ones subsampled to
+    ``max_negatives_per_case``), plus ``n_augment`` random copies of each coronary one and
+    ``n_augment_negative`` of each other."""
+    cands = scan.candidates
     codes = reference_classes(cands, reference)
     targets = np.array([CODE_TO_CLASS.get(int(c), -1) for c in codes], dtype=np.int64)
     keep = np.flatnonzero(targets >= 0)
     negatives = keep[targets[keep] == 0]
-    if negatives.size > recipe.max_negatives_per_case:
+    if negatives.size > sampling.max_negatives_per_case:
         # keep the hardest-looking half (largest, densest) and a random rest
         size = np.array([cands.candidates[i].volume_mm3 * cands.candidates[i].peak_hu for i in negatives])
         order = negatives[np.argsort(-size, kind="stable")]
-        half = recipe.max_negatives_per_case // 2
-        rest = rng.choice(order[half:], size=recipe.max_negatives_per_case - half, replace=False)
+        half = sampling.max_negatives_per_case // 2
+        rest = rng.choice(order[half:], size=sampling.max_negatives_per_case - half, replace=False)
         negatives = np.concatenate([order[:half], rest])
     chosen = np.sort(np.concatenate([keep[targets[keep] > 0], negatives]))
-    if chosen.size < len(cands):
-        cands = _select(cands, chosen)
-        targets = targets[chosen]
-    geometry = roi_geometry(volume, roi)
-    plain = sample_candidate_inputs(volume, cands, geometry, spec)
+    cands, descriptors, targets = _select(cands, chosen), scan.descriptors[chosen], targets[chosen]
+    volume = scan.volume
+    plain = sample_candidate_inputs(volume, cands, descriptors, scan.reference, spec)
     parts = [CandidateSamples(plain, targets, np.full(len(cands), case_id, dtype=object),
                               np.zeros(len(cands), bool))]
-    for copy in range(max(recipe.n_augment, recipe.n_augment_negative)):
+    for copy in range(max(sampling.n_augment, sampling.n_augment_negative)):
         # coronary candidates get n_augment copies, the others n_augment_negative
-        wanted = np.where(targets > 0, copy < recipe.n_augment, copy < recipe.n_augment_negative)
-        chosen = np.flatnonzero(wanted)
-        if chosen.size == 0:
+        wanted = np.where(targets > 0, copy < sampling.n_augment, copy < sampling.n_augment_negative)
+        picked = np.flatnonzero(wanted)
+        if picked.size == 0:
             continue
-        inputs = sample_candidate_inputs(volume, _select(cands, chosen), geometry, spec, rng=rng,
-                                         augmentation=recipe.augmentation)
-        parts.append(CandidateSamples(inputs, targets[chosen], np.full(chosen.size, case_id, dtype=object),
-                                      np.ones(chosen.size, bool)))
+        inputs = sample_candidate_inputs(volume, _select(cands, picked), descriptors[picked], scan.reference,
+                                         spec, rng=rng, augmentation=sampling.augmentation)
+        parts.append(CandidateSamples(inputs, targets[picked], np.full(picked.size, case_id, dtype=object),
+                                      np.ones(picked.size, bool)))
     return CandidateSamples.concat(parts, spec)
 
 
-def _select(cands, chosen: np.ndarray):
+def _select(cands: CandidateSet, chosen: np.ndarray) -> CandidateSet:
     """The candidate set restricted to positions ``chosen`` (label map keeps their original indices)."""
-    from cacscore.detection.candidates import CandidateSet
-
-    keep_ids = np.array([cands.candidates[i].index for i in chosen])
+    keep_ids = np.array([cands.candidates[i].index for i in chosen], dtype=np.int32)
     lut = np.zeros(int(cands.label_map.max()) + 1, np.int32)
     lut[keep_ids] = keep_ids
     kept = tuple(cands.candidates[i] for i in chosen)
     return CandidateSet(lut[cands.label_map], kept, cands.threshold_hu, cands.connectivity)
+
+
+@dataclass(frozen=True, eq=False)
+class CollectedSamples:
+    """What :func:`collect_samples` gathers: the samples, and per case its scan measures (for the domain).
+
+    Attributes:
+        samples: every sample of every case.
+        scans: case id -> :func:`cacscore.detection.domain.scan_measures` of its scan.
+    """
+
+    samples: CandidateSamples
+    scans: dict[str, dict[str, float]]
 
 
 def collect_samples(
@@ -249,36 +290,25 @@ def collect_samples(
     *,
     roi_source: str = "reference",
     progress: Callable[[Iterable], Iterable] | None = None,
-) -> CandidateSamples:
+) -> CollectedSamples:
     """Samples of many cases given as ``(case_id, volume, reference labels, heart mask or None)``.
 
-    The heart ROI is the case's mask with ``roi_source="reference"`` (the automatic one where a case has
-    none), or always the automatic one with ``roi_source="auto"`` (what ``predict`` uses by default).
+    Each case goes through :func:`~cacscore.detection.pipeline.prepare_scan` as ``predict`` runs it: with
+    ``roi_source="auto"`` (or a case without a heart mask) the automatic ROI, else the case's heart mask.
     """
-    from cacscore.detection.pipeline import scoring_threshold_hu
     from cacscore.scoring import get_preset
 
     settings = get_preset(sampling.scoring_preset)
     rng = np.random.default_rng(seed)
-    parts = []
-    iterator = progress(cases) if progress else cases
-    for case_id, volume, reference, heart_mask in iterator:
-        if roi_source == "auto" or heart_mask is None:
-            from cacscore.detection.heart_roi import heart_roi, whole_body_roi
-            from cacscore.errors import CacscoreError
-
-            try:
-                roi = np.asarray(heart_roi(volume), dtype=bool)
-            except CacscoreError as exc:  # as predict does, but with the case's own mask when it has one
-                log.warning("%s: no automatic heart ROI (%s); using %s", case_id, exc,
-                            "its heart mask" if heart_mask is not None else "the whole body")
-                roi = np.asarray(heart_mask if heart_mask is not None else whole_body_roi(volume), dtype=bool)
-        else:
-            roi = np.asarray(heart_mask, dtype=bool)
-        min_area = max(settings.min_area_mm2, settings.min_voxels * volume.pixel_area_mm2)
-        parts.append(case_samples(case_id, volume, reference, roi, spec, sampling, rng,
-                                  threshold_hu=scoring_threshold_hu(volume, settings), min_area_mm2=min_area))
-    return CandidateSamples.concat(parts, spec)
+    parts, scans = [], {}
+    for case_id, volume, reference, heart_mask in (progress(cases) if progress else cases):
+        mask = None if roi_source == "auto" else heart_mask
+        scan = prepare_scan(volume, mask, settings=settings, connectivity=sampling.connectivity)
+        for warning in scan.warnings:
+            log.warning("%s: %s", case_id, warning)
+        parts.append(case_samples(case_id, scan, reference, spec, sampling, rng))
+        scans[case_id] = scan_measures(volume, scan.reference)
+    return CollectedSamples(CandidateSamples.concat(parts, spec), scans)
 
 
 def classification_metrics(probabilities: np.ndarray, targets: np.ndarray) -> dict:
@@ -310,7 +340,7 @@ def _identity_transform(batch, training, generator):
     return tuple(batch[name] for name in ("patches", "features"))
 
 
-def _case_stream(cases: Sequence, roi_source: str):
+def _case_stream(cases: Sequence):
     for case in cases:
         volume = case.load_volume()
         labels = case.load_labels(volume)
@@ -374,8 +404,9 @@ def train_candidates(
         def wrap(it):
             return tqdm(it, desc="candidates", unit="case", total=len(cases))
 
-    samples = collect_samples(_case_stream(cases, options.roi_source), spec, sampling, options.seed,
-                              roi_source=options.roi_source, progress=wrap)
+    collected = collect_samples(_case_stream(cases), spec, sampling, options.seed,
+                                roi_source=options.roi_source, progress=wrap)
+    samples = collected.samples
     sampling_seconds = time.perf_counter() - t0
     patient_of = {c.case_id: (c.patient_id or c.case_id) for c in cases}
     vendor_of = {(c.patient_id or c.case_id): str(c.vendor) for c in cases}
@@ -391,11 +422,17 @@ def train_candidates(
     if not (splits["train"].targets > 0).any():
         raise CacscoreError("the training cases hold no coronary calcium candidate; add cases with calcium")
     log.info("candidates: %s", {n: s.class_counts() for n, s in splits.items()})
+    plain_train = splits["train"].subset(np.flatnonzero(~splits["train"].augmented))
+    train_cases = set(plain_train.groups)
+    domain = TrainingDomain.fit([m for c, m in collected.scans.items() if c in train_cases],
+                                plain_train.inputs["features"])
 
     def arrays(s: CandidateSamples) -> ArrayData:
         return ArrayData(s.inputs, s.targets)
 
     model = seeded_model(recipe.architecture, recipe.architecture_kwargs, options.seed)
+    features = plain_train.inputs["features"]
+    model.set_feature_scaling(features.mean(axis=0), features.std(axis=0))
     device = resolve_device(options.device)
     result = train_classifier(model, arrays(splits["train"]), arrays(splits["val"]), recipe,
                               _identity_transform, seed=options.seed, device=device,
@@ -418,7 +455,7 @@ def train_candidates(
         "n_classes": len(CLASS_CODES),
         "inputs": spec.input_shapes(),
         "input_spec": spec.to_dict(),
-        "feature_names": list(FEATURE_NAMES),
+        "feature_names": list(DESCRIPTOR_NAMES),
         "candidates": {"connectivity": sampling.connectivity, "scoring_preset": sampling.scoring_preset,
                        "min_area": "a candidate is kept when one slice holds >= the scoring min area"},
         "recipe": recipe.to_dict(),
@@ -427,8 +464,10 @@ def train_candidates(
         "roi_source": options.roi_source,
         "seed": options.seed,
         "options": options.to_dict(),
-        "decision": {"rule": "argmax", "temperature": result.temperature,
-                     "temperature_folded": result.temperature_folded},
+        "decision": {"rule": "coronary when 1 - p(not coronary) >= min_coronary_probability, then the "
+                             "most probable artery", "min_coronary_probability": 0.5,
+                     "temperature": result.temperature, "temperature_folded": result.temperature_folded},
+        "domain": domain.to_dict(),
         "split": {"mode": "patient", "fractions": list(recipe.fractions), "seed": options.seed,
                   "stratified_by_vendor": bool(options.stratify_vendor)},
         "training": {
