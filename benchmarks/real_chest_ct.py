@@ -1,4 +1,4 @@
-"""Run a model on the two real chest CTs (../shared/data/real-chest-ct) and show every lesion it calls coronary.
+"""Run a model on the two real chest CTs (../shared/data/real-chest-ct); show every lesion it calls coronary.
 
 The scans have no calcium annotation; what is known without one (their README) is that nothing in a rib,
 vertebra, the sternum, the costal cartilage, the liver or below the diaphragm is coronary calcium. For each
@@ -74,7 +74,7 @@ def picture(volume, prediction, row: dict, path: Path) -> None:
 
     own = prediction.candidates.label_map == row["index"]
     z = int(np.argmax(own.sum(axis=(1, 2))))
-    cy, cx = (int(round(v)) for v in np.argwhere(own[z]).mean(axis=0))
+    cy, cx = (round(float(v)) for v in np.argwhere(own[z]).mean(axis=0))
     half = int(50 / volume.spacing_zyx_mm[1])
     y0, x0 = max(cy - half, 0), max(cx - half, 0)
     crop = np.s_[y0 : cy + half, x0 : cx + half]
@@ -91,7 +91,8 @@ def picture(volume, prediction, row: dict, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     parser.add_argument("-o", "--output", type=Path, default=None, help="pictures and results.json here")
     args = parser.parse_args(argv)

@@ -20,7 +20,6 @@ from cacscore.phantom import generate_case
 from cacscore.training.candidate_task import CANDIDATE_RECIPES, candidate_recipe, train_candidates
 from cacscore.training.tasks import TASKS, TrainOptions
 
-
 CASES = ((71, "siemens", 3), (72, "philips", 2), (73, "ge", 4))
 
 
