@@ -35,8 +35,8 @@ from cacscore.detection.classifier import (
 )
 from cacscore.labels import Artery
 from cacscore.log import get_logger
+from cacscore.training.options import TrainOptions
 from cacscore.training.recipes import Recipe
-from cacscore.training.tasks import TrainOptions
 from cacscore.volume import Volume
 
 log = get_logger(__name__)

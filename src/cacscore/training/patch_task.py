@@ -28,6 +28,7 @@ from cacscore.models.checkpoint import (
 )
 from cacscore.patch_context import ContextParams
 from cacscore.patches import PatchParams, PatchSet, extract_cases
+from cacscore.training.options import TrainOptions
 from cacscore.training.preprocess import Augmentation, Preprocessing
 from cacscore.training.recipes import Recipe
 from cacscore.training.splits import (
@@ -38,7 +39,6 @@ from cacscore.training.splits import (
     split_by_patient,
     unique_patients,
 )
-from cacscore.training.tasks import TrainOptions
 from cacscore.training.trainer import (
     ArrayData,
     predict_logits,
