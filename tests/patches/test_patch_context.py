@@ -11,9 +11,9 @@ import torch
 
 from cacscore.errors import CacscoreError
 from cacscore.patch_context import ContextParams, extract_context
-from cacscore.patches import extract_cases
+from cacscore.patch_windows import extract_cases
 from cacscore.training.patch_task import PatchTransform
-from cacscore.training.preprocess import Augmentation, Preprocessing
+from cacscore.training.preprocess import PatchAugmentation, Preprocessing
 from cacscore.training.recipes import RECIPES
 from cacscore.volume import Volume
 
@@ -84,7 +84,7 @@ def test_network_input_layout():
 def test_augmentation_moves_roi_planes_with_the_image_but_shifts_only_hu():
     g = torch.Generator().manual_seed(0)
     img = torch.arange(2 * 16, dtype=torch.float32).reshape(2, 1, 4, 4).repeat(8, 1, 1, 1)
-    aug = Augmentation(flips=True, rot90=True, hu_shift=15.0, noise_sd_hu=0.0)
+    aug = PatchAugmentation(flips=True, rot90=True, hu_shift=15.0, noise_sd_hu=0.0)
     hu, spatial = aug(img.clone(), g, spatial=img.clone())
     diff = hu - spatial  # same geometry: a constant HU shift per sample, within +-15
     assert torch.allclose(diff, diff[:, :, :1, :1].expand_as(diff))

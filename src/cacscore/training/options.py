@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cacscore.errors import CacscoreError
-from cacscore.patches import PatchParams
+from cacscore.patch_windows import PatchParams
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """The "patches" task: the paper's 52x52 windows classified as calcium / no calcium.
 
-cases -> :func:`cacscore.patches.extract_cases` (heart ROI, windows) -> split (by patient, k-fold by patient,
-or the paper's random split of windows) -> :func:`~cacscore.training.trainer.train_classifier` -> test metrics
--> model folder (weights, config.json with recipe/preprocessing/patch parameters/split/history,
-metrics.json, dataset.json fingerprint, split.json).
+cases -> :func:`cacscore.patch_windows.extract_cases` (heart ROI, windows) -> split (by patient, k-fold by
+patient, or the paper's random split of windows) -> :func:`~cacscore.training.trainer.train_classifier`
+-> test metrics -> model folder (weights, config.json with recipe/preprocessing/patch parameters/split/
+history, metrics.json, dataset.json fingerprint, split.json).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from cacscore.errors import CacscoreError
-from cacscore.evaluation.patches import binary_metrics
+from cacscore.evaluation.patch_metrics import binary_metrics
 from cacscore.log import get_logger
 from cacscore.models.checkpoint import (
     json_text,
@@ -27,9 +27,9 @@ from cacscore.models.checkpoint import (
     write_json_file,
 )
 from cacscore.patch_context import ContextParams
-from cacscore.patches import PatchParams, PatchSet, extract_cases
+from cacscore.patch_windows import PatchParams, PatchSet, extract_cases
 from cacscore.training.options import TrainOptions
-from cacscore.training.preprocess import Augmentation, Preprocessing
+from cacscore.training.preprocess import PatchAugmentation, Preprocessing
 from cacscore.training.recipes import Recipe
 from cacscore.training.splits import (
     SPLIT_NAMES,
@@ -72,7 +72,7 @@ class PatchTransform:
     def __init__(
         self,
         preprocessing: Preprocessing,
-        augmentation: Augmentation | None = None,
+        augmentation: PatchAugmentation | None = None,
         context: ContextParams | None = None,
     ) -> None:
         self.preprocessing = preprocessing

@@ -260,7 +260,7 @@ def train_classifier(
     Then, if the recipe says so, a temperature is fitted on validation and folded into the last layer, and a
     decision threshold is chosen on validation.
     """
-    from cacscore.evaluation.patches import binary_metrics
+    from cacscore.evaluation.patch_metrics import binary_metrics
 
     if len(train) == 0:
         raise CacscoreError("the training split is empty; the dataset is too small for this split")
