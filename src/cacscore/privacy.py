@@ -1,11 +1,13 @@
 """Patient privacy rules: which DICOM fields identify a patient, and how cacscore keeps them out of outputs.
 
-cacscore's rule (issue 7): logs, reports, summary files and error messages never show a patient-identifying
-DICOM field (name, ID, birth date, accession number, ...) unless the user asks for it (``--include-phi``);
-case ids come from file/folder names or a hash. Derived DICOM objects (the SEG) are the exception that the
-DICOM standard requires: they carry the Patient and General Study module attributes of type 1 and 2 so that
-a PACS files them with the source study, and nothing more (DICOM PS3.3 C.7.1.1 Patient Module, C.7.2.1
-General Study Module; the attribute types are those of those tables).
+cacscore's rule (issue 7): logs, reports and summary files never show a patient-identifying DICOM field (name,
+ID, birth date, accession number, ...); case ids come from file/folder names or a hash. A file or folder name
+can still hold such a value: ``cacscore batch`` replaces the source's values by ``[redacted]``
+(:func:`redact`) in a failed case's error message, and ``--include-phi`` keeps them (the flag's only effect
+today; the error line logged for a failed case is not redacted yet, see the README). Derived DICOM objects
+(the SEG) are the exception that the DICOM standard requires: they carry the Patient and General Study module
+attributes of type 1 and 2 so that a PACS files them with the source study, and nothing more (DICOM PS3.3
+C.7.1.1 Patient Module, C.7.2.1 General Study Module; the attribute types are those of those tables).
 
 The list of identifying attributes follows the DICOM basic de-identification profile (PS3.15 Annex E,
 Table E.1-1), restricted to the attributes a CT series commonly carries at its root.
