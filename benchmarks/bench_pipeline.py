@@ -6,13 +6,14 @@ Run: ``.venv/bin/python benchmarks/bench_pipeline.py [--scans 3] [--seed 9100] [
 What is measured, on the same phantom scans (``cacscore.phantom.generate_case``, 512 x 512, written to
 .nii.gz and read back by each pipeline):
 
-- **paper**: read the scan, heart ROI, the paper's 52 x 52 windows (``cacscore.patches.extract_patches``)
-  over every ROI slice, windows touching the ROI kept with outside pixels set black (the paper's Figure
-  1(c)), then the "paper" recipe's preprocessing (HU window to [0, 1], bilinear resize to 227 x 227) and
-  AlexNet (untrained weights, which cost the same time as trained ones). The paper describes training
-  patches only, not how a whole scan is scored: the windows are cut side by side (every 52 px, each ROI
-  pixel classified once), the paper's method at its cheapest. The overlapping grid the paper cuts where
-  calcium is (every 26 px), which finding calcium anywhere would need, is counted but not timed (4x more).
+- **paper**: read the scan, heart ROI, the paper's 52 x 52 windows
+  (``cacscore.patch_windows.extract_patches``) over every ROI slice, windows touching the ROI kept with
+  outside pixels set black (the paper's Figure 1(c)), then the "paper" recipe's preprocessing (HU window to
+  [0, 1], bilinear resize to 227 x 227) and AlexNet (untrained weights, which cost the same time as trained
+  ones). The paper describes training patches only, not how a whole scan is scored: the windows are cut side
+  by side (every 52 px, each ROI pixel classified once), the paper's method at its cheapest. The overlapping
+  grid the paper cuts where calcium is (every 26 px), which finding calcium anywhere would need, is counted
+  but not timed (4x more).
 - **default**: read the scan and :meth:`Predictor.predict_volume` (heart ROI, candidates,
   candidate network, scoring), with the PyTorch and the ONNX Runtime engine.
 
@@ -164,7 +165,7 @@ def child_paper(scans: list[list[str]], method: str, threads: int, stride_px: in
 
     from cacscore.io import read_volume
     from cacscore.models import build_model
-    from cacscore.patches import PatchParams, extract_patches
+    from cacscore.patch_windows import PatchParams, extract_patches
     from cacscore.training.recipes import get_recipe
 
     torch.set_num_threads(threads)

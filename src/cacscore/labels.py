@@ -22,11 +22,6 @@ class Artery(IntEnum):
     LM = 5
 
     @property
-    def long_name(self) -> str:
-        """Anatomical name, e.g. ``"left anterior descending artery"``."""
-        return _LONG_NAMES[self]
-
-    @property
     def colour(self) -> tuple[int, int, int]:
         """RGB colour (0-255) used for this artery in every figure and overlay."""
         return _COLOURS[self]
@@ -40,15 +35,6 @@ ORCASCORE_REFERENCE_CODES: frozenset[int] = frozenset({0, 1, 2, 3})
 
 #: Codes that an orCaScore submission may contain.
 ORCASCORE_SUBMISSION_CODES: frozenset[int] = frozenset({0, 1, 2, 3, 4})
-
-_LONG_NAMES = {
-    Artery.BACKGROUND: "background",
-    Artery.LAD: "left anterior descending artery",
-    Artery.LCX: "left circumflex artery",
-    Artery.RCA: "right coronary artery",
-    Artery.UNKNOWN: "coronary artery, not identified",
-    Artery.LM: "left main coronary artery",
-}
 
 _COLOURS = {
     Artery.BACKGROUND: (0, 0, 0),

@@ -4,7 +4,8 @@ Not the paper's (it classifies the window alone); cacscore's experimental recipe
 ``default-context`` use it (docs/reproduction.md). All views lie on the window's own 52x52 grid: the window
 on the neighbouring slices (2.5-D), a wider field around the window shrunk to 52x52 (block mean and block
 maximum of the HU, and the fraction of heart-ROI pixels in each block), and the position of the window's
-centre in the ROI's bounding box. The window set (:mod:`cacscore.patches`) is the same with or without it.
+centre in the ROI's bounding box. The window set (:mod:`cacscore.patch_windows`) is the same with or without
+it.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """Patient privacy rules: which DICOM fields identify a patient, and how cacscore keeps them out of outputs.
 
-cacscore's rule (issue 7): logs, reports, summary files and error messages never show a patient-identifying
-DICOM field (name, ID, birth date, accession number, ...) unless the user asks for it (``--include-phi``);
-case ids come from file/folder names or a hash. Derived DICOM objects (the SEG) are the exception that the
-DICOM standard requires: they carry the Patient and General Study module attributes of type 1 and 2 so that
-a PACS files them with the source study, and nothing more (DICOM PS3.3 C.7.1.1 Patient Module, C.7.2.1
-General Study Module; the attribute types are those of those tables).
+cacscore's rule (issue 7): logs, reports and summary files never show a patient-identifying DICOM field (name,
+ID, birth date, accession number, ...); case ids come from file/folder names or a hash. A file or folder name
+can still hold such a value: ``cacscore batch`` replaces the source's values by ``[redacted]``
+(:func:`redact`) in a failed case's error message, and ``--include-phi`` keeps them (the flag's only effect
+today; the error line logged for a failed case is not redacted yet, see the README). Derived DICOM objects
+(the SEG) are the exception that the DICOM standard requires: they carry the Patient and General Study module
+attributes of type 1 and 2 so that a PACS files them with the source study, and nothing more (DICOM PS3.3
+C.7.1.1 Patient Module, C.7.2.1 General Study Module; the attribute types are those of those tables).
 
 The list of identifying attributes follows the DICOM basic de-identification profile (PS3.15 Annex E,
 Table E.1-1), restricted to the attributes a CT series commonly carries at its root.
@@ -13,10 +15,12 @@ Table E.1-1), restricted to the attributes a CT series commonly carries at its r
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import os
 import re
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -110,9 +114,10 @@ def hashed_id(text: str, length: int = 12) -> str:
 def find_phi(paths: Iterable[str | os.PathLike[str]], values: Iterable[str]) -> list[tuple[Path, str]]:
     """Every (file, value) where a file under ``paths`` contains one of ``values`` (case-insensitive).
 
-    Files are searched as bytes decoded as UTF-8 and Latin-1, so text, HTML, JSON, CSV and the headers of
-    binary formats are all covered. Folders are searched recursively. Used by the privacy tests and for
-    auditing an output folder before it leaves the hospital.
+    A compressed file (gzip, e.g. ``calcium.nii.gz``; zlib, e.g. a MetaImage ``.zraw``) is searched after
+    decompression as well as byte for byte. The bytes are decoded as UTF-8 and Latin-1, so text, HTML, JSON,
+    CSV and the headers of binary formats are all covered. Folders are searched recursively. Used by the
+    privacy tests and for auditing an output folder before it leaves the hospital.
     """
     needles = [v.lower() for v in set(values) if len(v) >= MIN_PHI_LENGTH]
     hits: list[tuple[Path, str]] = []
@@ -120,12 +125,32 @@ def find_phi(paths: Iterable[str | os.PathLike[str]], values: Iterable[str]) -> 
     for p in map(Path, paths):
         files.extend(sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p])
     for file in files:
-        data = file.read_bytes()
-        haystacks = {data.decode("utf-8", errors="ignore").lower(), data.decode("latin-1").lower()}
+        haystacks = set()
+        for data in _contents(file.read_bytes()):
+            haystacks |= {data.decode("utf-8", errors="ignore").lower(), data.decode("latin-1").lower()}
         for needle in needles:
             if any(needle in h for h in haystacks):
                 hits.append((file, needle))
     return hits
+
+
+def _contents(data: bytes) -> list[bytes]:
+    """``data`` itself and, when it is a gzip or zlib stream that decompresses, its decompressed bytes."""
+    if data[:2] == b"\x1f\x8b":  # gzip magic (RFC 1952)
+        decompress = gzip.decompress
+    elif _zlib_header(data):
+        decompress = zlib.decompress
+    else:
+        return [data]
+    try:
+        return [data, decompress(data)]
+    except (OSError, EOFError, zlib.error):  # not a complete stream after all: the raw bytes are searched
+        return [data]
+
+
+def _zlib_header(data: bytes) -> bool:
+    """True when ``data`` starts with an RFC 1950 header: deflate (CM 8), window <= 32 KiB, check bits."""
+    return len(data) >= 2 and data[0] & 0x0F == 8 and data[0] >> 4 <= 7 and (data[0] << 8 | data[1]) % 31 == 0
 
 
 class RedactingFilter(logging.Filter):

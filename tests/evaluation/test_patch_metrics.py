@@ -1,9 +1,9 @@
-"""Patch metrics (cacscore.evaluation.patches) against hand-computed values."""
+"""Patch metrics (cacscore.evaluation.patch_metrics) against hand-computed values."""
 
 import numpy as np
 import pytest
 
-from cacscore.evaluation.patches import binary_metrics, format_metrics, sensitivity_by_calcium_pixels
+from cacscore.evaluation.patch_metrics import binary_metrics, format_metrics, sensitivity_by_calcium_pixels
 
 
 def test_four_metrics_and_confusion_matrix_by_hand():

@@ -33,12 +33,15 @@ def test_alexnet_layer_list_matches_the_paper():
     assert kinds == ["Conv2d", "MaxPool2d", "Conv2d", "MaxPool2d", "Conv2d", "Conv2d", "Conv2d", "MaxPool2d"]
 
 
-def test_alexnet_output_is_two_class_and_softmax_sums_to_one():
-    model = build_model("alexnet").eval()
+def test_alexnet_gives_one_logit_per_class_for_any_input_of_67_px_or_more():
+    """The smallest input the layer list takes, by hand: 67 px -> conv1 (67 - 11) // 4 + 1 = 15 -> pools
+    7, 3, 1: FC6 takes 256 * 1 * 1 inputs. 66 px -> 14 -> 6, 2, 0: no feature left, refused."""
+    model = build_model("alexnet", n_classes=3, input_px=67).eval()
+    assert model.classifier[1].in_features == 256
     with torch.no_grad():
-        logits = model(torch.zeros(2, 1, 227, 227))
-    assert logits.shape == (2, 2)
-    assert torch.allclose(torch.softmax(logits, 1).sum(1), torch.ones(2))
+        assert model(torch.zeros(2, 1, 67, 67)).shape == (2, 3)
+    with pytest.raises(ValueError, match="at least 67 px"):
+        build_model("alexnet", input_px=66)
 
 
 def test_alexnet_keras_initialisation():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 
 import pytest
 import torch
@@ -79,14 +80,20 @@ def test_load_errors_are_user_errors(tmp_path):
 
 
 def test_weights_are_not_unpickled_code(tmp_path):
+    """A weights.pt whose pickle calls ``open(marker, "w")`` when unpickled: loading it must refuse the pickle
+    (``weights_only=True``) before anything runs, so the marker file never appears."""
     out = save_model_folder(
         tmp_path / "m", _model(), architecture="patchnet", architecture_kwargs={"width": 4}
     )
+    marker = tmp_path / "payload-ran"
 
     class Evil:
         def __reduce__(self):
-            return (print, ("executed",))
+            return (open, (str(marker), "w"))
 
     torch.save({"x": Evil()}, out / "weights.pt")
-    with pytest.raises(CacscoreError):
+    with pytest.raises(CacscoreError, match="do not fit") as caught:
         load_model_folder(out)
+    assert not marker.exists(), "unpickling weights.pt executed the payload"
+    # refused by the unpickler, not later by load_state_dict rejecting the keys
+    assert isinstance(caught.value.__cause__, pickle.UnpicklingError), repr(caught.value.__cause__)

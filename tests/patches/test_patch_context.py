@@ -3,16 +3,19 @@ computed by hand."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 import torch
 
 from cacscore.errors import CacscoreError
 from cacscore.patch_context import ContextParams, extract_context
-from cacscore.patches import extract_patches
+from cacscore.patch_windows import extract_cases
 from cacscore.training.patch_task import PatchTransform
-from cacscore.training.preprocess import Augmentation, Preprocessing
+from cacscore.training.preprocess import PatchAugmentation, Preprocessing
 from cacscore.training.recipes import RECIPES
+from cacscore.volume import Volume
 
 CTX = ContextParams(neighbour_slices=1, wide_factor=2, wide_roi=True, position=True)
 
@@ -81,7 +84,7 @@ def test_network_input_layout():
 def test_augmentation_moves_roi_planes_with_the_image_but_shifts_only_hu():
     g = torch.Generator().manual_seed(0)
     img = torch.arange(2 * 16, dtype=torch.float32).reshape(2, 1, 4, 4).repeat(8, 1, 1, 1)
-    aug = Augmentation(flips=True, rot90=True, hu_shift=15.0, noise_sd_hu=0.0)
+    aug = PatchAugmentation(flips=True, rot90=True, hu_shift=15.0, noise_sd_hu=0.0)
     hu, spatial = aug(img.clone(), g, spatial=img.clone())
     diff = hu - spatial  # same geometry: a constant HU shift per sample, within +-15
     assert torch.allclose(diff, diff[:, :, :1, :1].expand_as(diff))
@@ -100,20 +103,55 @@ def test_paper_recipe_sees_the_window_only():
         assert recipe.architecture_kwargs["in_channels"] == channels
 
 
-def test_windows_are_independent_of_context():
-    """One context per window extract_patches gives, taken at that window's place."""
-    rng = np.random.default_rng(1)
+@dataclass
+class _MemoryCase:
+    """A dataset case held in memory (what :func:`extract_cases` asks of a case)."""
+
+    case_id: str
+    volume: Volume
+    labels: np.ndarray
+    heart: np.ndarray
+    patient_id: str = ""
+    vendor: str | None = None
+
+    def load_volume(self) -> Volume:
+        return self.volume
+
+    def load_labels(self, volume: Volume) -> np.ndarray:
+        return self.labels
+
+    def load_heart_mask(self, volume: Volume) -> np.ndarray:
+        return self.heart
+
+
+def _memory_case(case_id: str, seed: int, calcium_zyx: tuple[int, int, int]) -> _MemoryCase:
+    rng = np.random.default_rng(seed)
     hu = rng.normal(40, 30, (3, 130, 130)).astype(np.float32)
-    roi = np.zeros(hu.shape, bool)
-    roi[:, 10:120, 5:125] = True
+    heart = np.zeros(hu.shape, bool)
+    heart[:, 10:120, 5:125] = True
     labels = np.zeros(hu.shape, np.uint8)
-    labels[1, 60, 60] = 1
-    windows = extract_patches(hu, roi, labels)
-    ctx = extract_context(hu, roi, windows.positions_zyx, 52, ContextParams())
-    assert len(ctx.hu) == len(windows.labels) > 0
-    # the neighbouring slice's plane is the image at the same place
-    z, y, x = windows.positions_zyx[0]
-    assert np.array_equal(ctx.hu[0, 1], np.rint(hu[z + 1, y : y + 52, x : x + 52]).astype(np.int16))
+    labels[calcium_zyx] = 1
+    hu[calcium_zyx] = 500.0
+    return _MemoryCase(case_id, Volume(hu, (3.0, 0.7, 0.7)), labels, heart)
+
+
+def test_windows_are_independent_of_context():
+    """Every window (pixels, label, place, case) is the same with and without context, and each window's
+    context is taken at that window's own place (its neighbour-slice planes are the image there)."""
+    cases = [_memory_case("a", 1, (1, 60, 60)), _memory_case("b", 2, (0, 30, 90))]
+    plain = extract_cases(cases)
+    with_context = extract_cases(cases, context=ContextParams())
+    assert plain.context is None and len(plain) > 0 and plain.labels.sum() > 0
+    for name in ("patches", "labels", "case_index", "positions_zyx", "calcium_pixels"):
+        assert np.array_equal(getattr(plain, name), getattr(with_context, name)), name
+    assert plain.fingerprint() == with_context.fingerprint()
+    context = with_context.context
+    assert len(context.hu) == len(plain)
+    for i, ((z, y, x), c) in enumerate(zip(plain.positions_zyx, plain.case_index, strict=True)):
+        hu = cases[c].volume.hu
+        below, above = hu[max(z - 1, 0), y : y + 52, x : x + 52], hu[min(z + 1, 2), y : y + 52, x : x + 52]
+        assert np.array_equal(context.hu[i, 0], np.rint(below).astype(np.int16)), i
+        assert np.array_equal(context.hu[i, 1], np.rint(above).astype(np.int16)), i
 
 
 def test_bad_context_is_a_user_error():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cacscore.errors import CacscoreError
-from cacscore.patches import PatchParams, extract_patches
+from cacscore.patch_windows import PatchParams, extract_patches
 
 
 def _volume():

@@ -17,7 +17,7 @@ import pytest
 
 from cacscore.cli.main import main
 from cacscore.io import write_dicom_series, write_mask
-from cacscore.privacy import find_phi, phi_values
+from cacscore.privacy import REDACTED, find_phi, phi_values
 
 NAME, PATIENT_ID = "Zyxwertz^Quilliam", "PID-83417265"
 
@@ -95,17 +95,61 @@ def test_predict_and_batch_outputs_and_logs_hold_no_phi(dicom_cohort, random_mod
     assert "InstitutionName" not in seg and "StudyDescription" not in seg and "OtherPatientIDs" not in seg
 
 
-def test_include_phi_is_documented_on_every_command_that_reads_dicom():
-    for command in ("predict", "batch"):
-        text = _help(command)
-        assert "--include-phi" in text and "identifying" in text.replace("\n", " ")
+@pytest.fixture(scope="module")
+def named_slices_case(tmp_path_factory, helpers):
+    """A DICOM case whose slice files are named after the patient (as some exports name them) and that fails:
+    its missing-slice error message names two slice files, so it holds the patient's family name."""
+    root = tmp_path_factory.mktemp("named")
+    folder = root / "cohort" / "ct_named"
+    volume, _ = helpers.synthetic_scan(43)
+    files = write_dicom_series(volume, folder, patient_name=NAME, patient_id=PATIENT_ID)
+    for i, f in enumerate(sorted(files)):
+        f.rename(f.with_name(f"Zyxwertz_{i:04d}.dcm"))
+    (folder / "Zyxwertz_0005.dcm").unlink()
+    return root
 
 
-def _help(command: str) -> str:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
-        main([command, "--help"])
-    return out.getvalue()
+def _batch_error(root: Path, out: str, model: Path, *flags: str) -> tuple[str, str, str]:
+    """(error.json's message, summary.csv's error column, stdout) of a batch run over the failing case."""
+    import csv
+    import json
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(["batch", str(root / "cohort"), "-o", str(root / out), "--model", str(model), *flags])
+    assert code == 1, stdout.getvalue() + stderr.getvalue()
+    record = json.loads((root / out / "ct_named" / "error.json").read_text())
+    with open(root / out / "summary.csv", newline="") as fh:
+        (row,) = list(csv.DictReader(fh))
+    return record["error"], row["error"], stdout.getvalue()
+
+
+def test_include_phi_keeps_identifying_values_in_batch_error_messages(named_slices_case, random_model_dir):
+    """What ``--include-phi`` changes today (README, "Use"): a failed batch case's error message
+    (error.json, summary.csv, the line batch prints) has the source's identifying DICOM values replaced by
+    [redacted]; with the flag it keeps them."""
+    gap = "a gap of 6.00 mm between {0}_0004.dcm and {0}_0006.dcm"
+    redacted = _batch_error(named_slices_case, "out", random_model_dir)
+    for text in redacted:
+        assert gap.format(REDACTED) in text and "zyxwertz" not in text.lower(), text
+    kept = _batch_error(named_slices_case, "out_phi", random_model_dir, "--include-phi")
+    for text in kept:
+        assert gap.format("Zyxwertz") in text and REDACTED not in text, text
+
+
+_LOG_GAP = ("known gap: the error line that predict_to_folder logs (both commands) and the one "
+            "`cacscore predict` prints are not redacted; the batch runner redacts only what it records")
+
+
+@pytest.mark.xfail(strict=True, reason=_LOG_GAP)
+@pytest.mark.parametrize("command", ["predict", "batch"])
+def test_a_failing_case_logs_no_identifying_value_without_include_phi(
+    command, named_slices_case, random_model_dir
+):
+    source = named_slices_case / "cohort" / ("ct_named" if command == "predict" else "")
+    _, log = _run([command, str(source), "-o", str(named_slices_case / f"log_{command}"),
+                   "--model", str(random_model_dir)])
+    assert "ct_named" in log and "zyxwertz" not in log.lower(), log
 
 
 def test_case_ids_come_from_file_names_never_from_dicom(dicom_cohort, tmp_path):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
+import zlib
 
 from pydicom.dataset import Dataset
 
@@ -53,6 +55,32 @@ def test_find_phi_searches_text_and_binary_files_recursively(tmp_path):
     (tmp_path / "clean.csv").write_text("case_id,agatston\nc1,0\n")
     hits = find_phi([tmp_path], {"Zyxwertz", "PID-83417265"})
     assert sorted((p.name, v) for p, v in hits) == [("b.bin", "pid-83417265"), ("report.html", "zyxwertz")]
+
+
+def test_find_phi_searches_inside_compressed_files(tmp_path):
+    """A name planted in a NIfTI header's ``descrip`` field of a .nii.gz, and in a zlib-compressed .zraw,
+    is found although neither file holds it as plain bytes."""
+    header = bytearray(348)  # NIfTI-1 header: sizeof_hdr 348, descrip at bytes 148-227, magic at 344
+    header[0:4] = (348).to_bytes(4, "little")
+    header[148:148 + 17] = b"Zyxwertz^Quilliam"
+    header[344:348] = b"n+1\0"
+    nifti = tmp_path / "calcium.nii.gz"
+    nifti.write_bytes(gzip.compress(bytes(header) + bytes(4) + bytes(64)))
+    zraw = tmp_path / "calcium.zraw"
+    zraw.write_bytes(zlib.compress(b"\x00" * 40 + b"PID-83417265" + b"\x00" * 40))
+    for file in (nifti, zraw):
+        assert b"zyxwertz" not in file.read_bytes().lower() and b"pid-834" not in file.read_bytes().lower()
+    hits = find_phi([tmp_path], {"Zyxwertz", "PID-83417265"})
+    assert sorted((p.name, v) for p, v in hits) == [
+        ("calcium.nii.gz", "zyxwertz"), ("calcium.zraw", "pid-83417265")
+    ]
+
+
+def test_find_phi_reads_a_damaged_compressed_file_as_bytes(tmp_path):
+    """A truncated gzip stream cannot be decompressed; its raw bytes are still searched, without an error."""
+    damaged = tmp_path / "cut.nii.gz"
+    damaged.write_bytes(gzip.compress(b"x" * 1000)[:20] + b"PID-83417265")
+    assert find_phi([damaged], {"PID-83417265"}) == [(damaged, "pid-83417265")]
 
 
 def test_redacting_filter_cleans_log_records():

@@ -3,6 +3,7 @@ and the slice images."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -17,10 +18,19 @@ from cacscore.reporting import render_report_html
 _NAMES = ("chromium", "chromium-browser", "google-chrome")
 CHROMIUM = next((shutil.which(n) for n in _NAMES if shutil.which(n)), None)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium installed (apt-get install chromium)"),
-]
+#: CI (``.ci/run`` sets CI=true) must run the browser test: a missing Chromium fails there, not skips.
+IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def _chromium_present() -> None:
+    if CHROMIUM is None:
+        message = f"no headless Chromium installed ({' / '.join(_NAMES)}; apt-get install chromium)"
+        if IN_CI:
+            pytest.fail(f"{message}, and CI must run the browser test")
+        pytest.skip(message)
 
 FLAGS = [
     "--headless",

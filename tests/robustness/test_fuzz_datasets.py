@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cacscore.datasets import open_dataset, read_manifest
-from cacscore.datasets.coca import read_osirix_outlines
+from cacscore.datasets.outlines import read_osirix_outlines
 from cacscore.errors import CacscoreError
 
 FUZZ = settings(max_examples=50, deadline=None)

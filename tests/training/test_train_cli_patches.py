@@ -133,10 +133,10 @@ def test_context_recipe_trains_and_evaluate_rebuilds_its_context(dataset, tmp_pa
 
     from cacscore.datasets import open_dataset
     from cacscore.patch_context import ContextParams
-    from cacscore.patches import extract_cases
+    from cacscore.patch_windows import extract_cases
+    from cacscore.training.options import TrainOptions
     from cacscore.training.patch_task import evaluate_patch_model, train_patches
     from cacscore.training.recipes import RECIPES
-    from cacscore.training.tasks import TrainOptions
 
     context = ContextParams(neighbour_slices=1, wide_factor=2, wide_roi=True, position=True)
     base = RECIPES["default"]

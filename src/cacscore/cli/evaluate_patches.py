@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from cacscore.cli._common import progress_enabled
     from cacscore.datasets import open_dataset
-    from cacscore.evaluation.patches import format_metrics
+    from cacscore.evaluation.patch_metrics import format_metrics
     from cacscore.models.checkpoint import write_json_file
     from cacscore.training.patch_task import evaluate_patch_model
 

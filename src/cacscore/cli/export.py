@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cacscore.errors import CacscoreError
-    from cacscore.models.onnx_engine import MODEL_FILE, TOLERANCE, compare_with_torch, export_model_folder
+    from cacscore.models.engine import compare_with_torch
+    from cacscore.models.onnx_engine import MODEL_FILE, TOLERANCE, export_model_folder
 
     output = args.output or args.model_dir / MODEL_FILE
     if output.suffix != ".onnx":

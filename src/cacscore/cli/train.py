@@ -106,7 +106,7 @@ def _print_summary(out) -> None:
     import json
     from pathlib import Path
 
-    from cacscore.evaluation.patches import format_metrics
+    from cacscore.evaluation.patch_metrics import format_metrics
 
     out = Path(out)
     cv = out / "cv_metrics.json"

@@ -9,9 +9,10 @@ import os
 from pathlib import Path
 
 from cacscore.datasets.case import Case, check_codes
-from cacscore.datasets.coca import labels_from_outlines, read_coca, read_osirix_outlines, release_folder
+from cacscore.datasets.coca import read_coca, release_folder
 from cacscore.datasets.manifest import read_manifest
 from cacscore.datasets.orcascore import is_orcascore, read_orcascore
+from cacscore.datasets.outlines import labels_from_outlines, read_osirix_outlines
 from cacscore.errors import CacscoreError
 
 __all__ = [

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from cacscore.datasets.outlines import labels_from_outlines
 from cacscore.errors import CacscoreError
 from cacscore.labels import Artery
 from cacscore.volume import Volume
@@ -72,8 +73,6 @@ class Case:
             check_codes(labels, self.allowed_codes, self.label_path.name)
             return labels.astype(np.uint8)
         if self.outlines_path is not None:
-            from cacscore.datasets.coca import labels_from_outlines
-
             return labels_from_outlines(self.outlines_path, volume, keep_lm=keep_lm)
         if self.metadata.get("no_outlines_means_no_calcium"):
             return np.zeros(volume.shape, dtype=np.uint8)

@@ -36,11 +36,6 @@ class Evaluator:
         self.rows: list[dict] = []
         self._counts: dict[str, LesionCounts] = {}
 
-    def reset(self) -> None:
-        """Forget every case added."""
-        self.rows.clear()
-        self._counts.clear()
-
     def add(self, case_id: str, pred_labels: np.ndarray, ref_labels: np.ndarray, volume: Volume) -> dict:
         """Evaluate one case; returns its row (also kept in ``rows``)."""
         if any(row["case_id"] == case_id for row in self.rows):

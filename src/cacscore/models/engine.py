@@ -2,13 +2,14 @@
 
 An engine turns the classifier's named float32 inputs (``{"patches": (N, C, H, W), "features": (N, F)}``, as
 recorded under ``"inputs"`` in the model folder's config.json) into class probabilities (N, n_classes). The
-PyTorch engine is here; the ONNX Runtime engine is :mod:`cacscore.models.onnx_engine`.
+PyTorch engine is here; the ONNX Runtime engine is :mod:`cacscore.models.onnx_engine`, which knows nothing of
+this module: :func:`load_engine` picks one of the two and :func:`compare_with_torch` checks one against the
+other, so imports run one way only (this module -> onnx_engine, checkpoint).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -35,23 +36,6 @@ class Engine(Protocol):
     def predict_proba(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """Class probabilities (N, n_classes), rows summing to 1, for named float32 inputs of N rows."""
         ...
-
-
-def read_config(model_dir: str | os.PathLike[str]) -> dict:
-    """The model folder's config.json, with a clear error when the folder is not a model folder."""
-    path = Path(model_dir) / "config.json"
-    if not path.is_file():
-        raise CacscoreError(f"{model_dir} is not a cacscore model folder (no config.json); "
-                            "give the folder written by `cacscore train` or leave --model out")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CacscoreError(f"cannot read {path}: {exc}; the model folder is damaged") from exc
-
-
-def model_id(config: dict, model_dir: Path) -> str:
-    """A short name for reports: the config's ``model_id`` or the folder's name."""
-    return str(config.get("model_id") or model_dir.name)
 
 
 class TorchEngine:
@@ -121,3 +105,19 @@ def load_engine(model_dir: str | os.PathLike[str], engine: str = "auto", device:
                                 "install cacscore with its dependencies, or use --engine torch") from exc
         return OnnxEngine(model_dir, device=device)
     raise CacscoreError(f"unknown engine {engine!r}; choose 'auto', 'torch' or 'onnx'")
+
+
+def compare_with_torch(
+    model_dir: str | os.PathLike[str], onnx_path: str | os.PathLike[str], n: int = 64
+) -> float:
+    """Largest |p_onnx - p_torch| over ``n`` random inputs (standard normal, seed 0) for a model folder."""
+    from cacscore.models.onnx_engine import OnnxEngine, input_shapes
+
+    torch_engine = TorchEngine(model_dir, device="cpu")
+    onnx_engine = OnnxEngine(onnx_path)
+    rng = np.random.default_rng(0)
+    inputs = {
+        name: rng.standard_normal((n, *shape)).astype(np.float32)
+        for name, shape in input_shapes(torch_engine.config).items()
+    }
+    return float(np.abs(onnx_engine.predict_proba(inputs) - torch_engine.predict_proba(inputs)).max())

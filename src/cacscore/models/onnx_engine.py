@@ -7,7 +7,8 @@ onnxscript) is tried first; when it cannot trace a model the TorchScript exporte
 and the log says so. The config and a fingerprint of the weights travel in the ONNX metadata, so an .onnx
 file is self-describing and a stale export is detected.
 
-Inference: :class:`OnnxEngine` implements :class:`cacscore.models.engine.Engine` with ONNX Runtime's
+Inference: :class:`OnnxEngine` implements the ``Engine`` protocol of :mod:`cacscore.models.engine` (which
+picks an engine and compares this one with PyTorch; this module does not import it) with ONNX Runtime's
 CPUExecutionProvider; intra-op threads are set explicitly (argument, else ``CACSCORE_NUM_THREADS`` set by
 batch workers, else the CPUs this process may use) and inter-op threads to 1. Given a model folder it uses
 ``<model_dir>/model.onnx`` when that file was exported from the folder's current weights, else an export
@@ -30,6 +31,7 @@ import numpy as np
 from cacscore.errors import CacscoreError
 from cacscore.io.atomic import atomic_path
 from cacscore.log import get_logger
+from cacscore.models.checkpoint import CONFIG_FILE, read_json_file
 
 log = get_logger(__name__)
 
@@ -71,7 +73,7 @@ def weights_fingerprint(model_dir: str | os.PathLike[str]) -> str:
     """SHA-256 (hex, 16 chars) of the folder's config.json and weight files: changes when the model does."""
     folder = Path(model_dir)
     digest = hashlib.sha256()
-    files = [folder / "config.json", *sorted(f for f in folder.iterdir() if f.suffix in _WEIGHT_SUFFIXES)]
+    files = [folder / CONFIG_FILE, *sorted(f for f in folder.iterdir() if f.suffix in _WEIGHT_SUFFIXES)]
     for file in files:
         if file.is_file():
             digest.update(file.name.encode())
@@ -147,11 +149,9 @@ def export_onnx(
 def export_model_folder(model_dir: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
     """Export the model of a model folder (``cacscore export MODELDIR -o model.onnx``)."""
     from cacscore.models.checkpoint import load_model_folder
-    from cacscore.models.engine import read_config
 
     folder = Path(model_dir)
-    config = read_config(folder)
-    model, _ = load_model_folder(folder, map_location="cpu")
+    model, config = load_model_folder(folder, map_location="cpu")
     metadata = {
         "cacscore_config": json.dumps(config, sort_keys=True),
         "cacscore_fingerprint": weights_fingerprint(folder),
@@ -176,7 +176,7 @@ def _default_threads() -> int:
 
 
 class OnnxEngine:
-    """Runs a model with ONNX Runtime (:class:`cacscore.models.engine.Engine`).
+    """Runs a model with ONNX Runtime (the ``Engine`` protocol of :mod:`cacscore.models.engine`).
 
     Args:
         model: a model folder, or an .onnx file written by :func:`export_onnx` / ``cacscore export``.
@@ -216,9 +216,7 @@ class OnnxEngine:
             raise CacscoreError(f"ONNX Runtime cannot load {self.onnx_path}: {exc}; export it again") from exc
         meta = self.session.get_modelmeta().custom_metadata_map
         if path.is_dir():
-            from cacscore.models.engine import read_config
-
-            self.config = read_config(path)
+            self.config = read_json_file(path / CONFIG_FILE)
         else:
             self.config = json.loads(meta.get("cacscore_config", "{}"))
         self.input_names: tuple[str, ...] = tuple(i.name for i in self.session.get_inputs())
@@ -269,19 +267,3 @@ class OnnxEngine:
             for start in range(0, n, BATCH_SIZE)
         ]
         return np.concatenate(chunks).astype(np.float32)
-
-
-def compare_with_torch(
-    model_dir: str | os.PathLike[str], onnx_path: str | os.PathLike[str], n: int = 64
-) -> float:
-    """Largest |p_onnx - p_torch| over ``n`` random inputs (standard normal, seed 0) for a model folder."""
-    from cacscore.models.engine import TorchEngine
-
-    torch_engine = TorchEngine(model_dir, device="cpu")
-    onnx_engine = OnnxEngine(onnx_path)
-    rng = np.random.default_rng(0)
-    inputs = {
-        name: rng.standard_normal((n, *shape)).astype(np.float32)
-        for name, shape in input_shapes(torch_engine.config).items()
-    }
-    return float(np.abs(onnx_engine.predict_proba(inputs) - torch_engine.predict_proba(inputs)).max())

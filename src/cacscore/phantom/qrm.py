@@ -8,8 +8,12 @@ equals their diameter (1, 3, 5 mm) at 200, 400 and 800 mgHA/ml, in a ~75 HU inse
 reference.json; the two small inserts that reference.json does not locate are put on the line of their
 siblings) and forms the image with the preset's PSF, slice profile and noise.
 
-HA attenuation: HU = background + density / 0.7220477, i.e. 1.385 HU per mgHA/ml, from the published mass
-calibration factor 0.7220477 mg/(HU ml) of this scan (van Praagh et al., Med Phys 2021, in reference.json).
+HA attenuation: a CCI insert of density rho (mgHA/ml) is rendered at HU = 36.56 + 1.4876 x rho (before blur
+and noise: 334.1 HU at 200, 631.6 at 400, 1226.6 at 800 mgHA/ml), the line measured on the real scan through
+the water rod and the 5 mm inserts (:data:`QRM_INSERT_HU_PER_MG_ML`, :data:`QRM_WATER_HU`). The 200 mgHA/ml
+calibration rod is rendered at 36.56 + 200 / 0.7220477 = 313.6 HU, from the published mass calibration factor
+0.7220477 mg/(HU ml) of this scan (1.385 HU per mgHA/ml; van Praagh et al., Med Phys 2021, in reference.json),
+which is less steep than the inserts' line.
 """
 
 from __future__ import annotations

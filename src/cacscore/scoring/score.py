@@ -28,7 +28,7 @@ from cacscore.constants import AGATSTON_REFERENCE_INCREMENT_MM, KVP_THRESHOLDS_H
 from cacscore.errors import CacscoreError
 from cacscore.labels import Artery
 from cacscore.log import get_logger
-from cacscore.scoring.agatston import agatston_weight, find_fragments, majority_label
+from cacscore.scoring.agatston import Fragments, agatston_weight, find_fragments, majority_label
 from cacscore.scoring.categories import RiskCategory, cac_drs, risk_category
 from cacscore.scoring.settings import ScoringSettings
 from cacscore.volume import Volume
@@ -179,47 +179,28 @@ def score_volume(volume: Volume, labels: np.ndarray, settings: ScoringSettings |
     for w in warnings:
         log.warning(w)
     increment = float(volume.spacing_zyx_mm[0])
-    pixel_area = volume.pixel_area_mm2
-    voxel_mm3 = volume.voxel_volume_mm3
     factor = increment / AGATSTON_REFERENCE_INCREMENT_MM if settings.normalise_to_3mm else 1.0
+    voxel_mm3 = volume.voxel_volume_mm3
     c = settings.calibration_factor
 
     lo, hi = _bounding_box(labels > 0)
     box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
     hu = volume.hu[box]
     lab = labels[box].astype(np.int64)
-    has_lm = bool((lab == Artery.LM).any())
-    has_unknown = bool((lab == Artery.UNKNOWN).any())
+    arteries = _reported_arteries(lab, settings)
     if not settings.keep_lm:
         lab[lab == Artery.LM] = int(Artery.LAD)
-    calcium = (hu >= threshold) & (lab > 0)
-    frags = find_fragments(hu, calcium, settings.connectivity, settings.convention)
+    frags = find_fragments(hu, (hu >= threshold) & (lab > 0), settings.connectivity, settings.convention)
+    lesion_artery = _lesion_arteries(frags, lab)
+    frag_artery = lesion_artery[frags.lesion]
 
-    n_frag = frags.n_voxels.size
-    voxel_label = lab.ravel()[frags.voxel_index]
-    n_lesions = int(frags.lesion.max()) + 1 if n_frag else 0
-    if settings.convention == "orcascore":
-        voxel_lesion = frags.lesion[frags.voxel_fragment]
-        lesion_artery = majority_label(voxel_lesion, voxel_label, n_lesions)
-    else:
-        lesion_artery = majority_label(frags.voxel_fragment, voxel_label, n_frag)
-    frag_artery = lesion_artery[frags.lesion] if n_frag else np.zeros(0, dtype=np.int64)
-
-    area = frags.n_voxels * pixel_area
+    # the counting rule: fragments below the minimum area or voxel count count in no score
+    area = frags.n_voxels * volume.pixel_area_mm2
     kept = (area >= settings.min_area_mm2 - _AREA_TOLERANCE_MM2) & (frags.n_voxels >= settings.min_voxels)
     raw = np.where(kept, area * agatston_weight(frags.peak_hu), 0.0)
-    n_kept = np.where(kept, frags.n_voxels, 0)
-    sum_hu_kept = np.where(kept, frags.sum_hu, 0.0)
-
-    arteries = [
-        a
-        for a in _REPORT_ORDER
-        if a in (Artery.LAD, Artery.LCX, Artery.RCA)
-        or (a == Artery.LM and settings.keep_lm and has_lm)
-        or (a == Artery.UNKNOWN and has_unknown)
-    ]
 
     def per_artery(values: np.ndarray) -> dict[str, float]:
+        """Sum of per-fragment ``values`` in total and per reported artery."""
         out = {"total": float(values.sum())}
         for a in arteries:
             out[a.name] = float(values[frag_artery == a].sum())
@@ -227,29 +208,59 @@ def score_volume(volume: Volume, labels: np.ndarray, settings: ScoringSettings |
 
     agatston_raw = per_artery(raw)
     agatston = {k: v * factor for k, v in agatston_raw.items()}
-    volume_mm3 = per_artery(n_kept * voxel_mm3)
+    volume_mm3 = per_artery(np.where(kept, frags.n_voxels, 0) * voxel_mm3)
     if c is None:
         mass_mg: dict[str, float | None] = dict.fromkeys(volume_mm3)
     else:
-        mass_mg = dict(per_artery(sum_hu_kept * voxel_mm3 / 1000.0 * c))
-
-    lesions = _lesions(
-        volume,
-        frags,
-        kept,
-        raw,
-        lesion_artery,
-        n_lesions if settings.convention == "orcascore" else n_frag,
-        hu.shape,
-        lo,
-        factor,
-        voxel_mm3,
-        c,
+        mass_mg = dict(per_artery(np.where(kept, frags.sum_hu, 0.0) * voxel_mm3 / 1000.0 * c))
+    lesions = _lesions(volume, frags, kept, raw, lesion_artery, hu.shape, lo, factor, voxel_mm3, c)
+    return ScoreResult(
+        agatston=agatston,
+        agatston_raw=agatston_raw,
+        volume_mm3=volume_mm3,
+        mass_mg=mass_mg,
+        risk_category=risk_category(agatston["total"], settings.category_scheme),
+        cac_drs=cac_drs(agatston["total"], {k: v for k, v in agatston.items() if k != "total"}),
+        lesions=tuple(lesions),
+        scan=_scan_record(volume, kvp, factor),
+        settings=settings,
+        threshold_hu=threshold,
+        warnings=tuple(warnings),
     )
-    category = risk_category(agatston["total"], settings.category_scheme)
-    drs = cac_drs(agatston["total"], {k: v for k, v in agatston.items() if k != "total"})
+
+
+def _reported_arteries(labels: np.ndarray, settings: ScoringSettings) -> list[Artery]:
+    """The arteries reported, in report order: LAD, LCX and RCA always; LM when kept apart and present;
+    UNKNOWN when present. ``labels`` are the codes before the left main is folded into the LAD."""
+    return [
+        a
+        for a in _REPORT_ORDER
+        if a in (Artery.LAD, Artery.LCX, Artery.RCA)
+        or (a == Artery.LM and settings.keep_lm and bool((labels == Artery.LM).any()))
+        or (a == Artery.UNKNOWN and bool((labels == Artery.UNKNOWN).any()))
+    ]
+
+
+def _lesion_arteries(frags: Fragments, labels: np.ndarray) -> np.ndarray:
+    """The artery code of each lesion: the majority label of its voxels (ties: the lowest code). A lesion is
+    a 3-D lesion (orCaScore) or a slice fragment (clinical: ``frags.lesion`` numbers each fragment alone)."""
+    n_lesions = int(frags.lesion.max()) + 1 if frags.lesion.size else 0
+    voxel_label = labels.ravel()[frags.voxel_index]
+    return majority_label(frags.lesion[frags.voxel_fragment], voxel_label, n_lesions)
+
+
+def _scan_record(volume: Volume, kvp: float | None, factor: float) -> dict:
+    """What the scores were computed on (result.json ``scan``); the increment, not the slice thickness, is
+    the voxel depth (logged when the two differ)."""
+    increment = float(volume.spacing_zyx_mm[0])
     thickness = volume.info.slice_thickness_mm
-    scan = {
+    if thickness is not None and abs(thickness - increment) > 1e-3:
+        log.info(
+            "slice thickness %.2f mm differs from the increment %.2f mm; using the increment",
+            thickness,
+            increment,
+        )
+    return {
         "shape_zyx": list(volume.shape),
         "spacing_zyx_mm": list(volume.spacing_zyx_mm),
         "increment_mm": increment,
@@ -257,25 +268,6 @@ def score_volume(volume: Volume, labels: np.ndarray, settings: ScoringSettings |
         "kvp": kvp,
         "agatston_normalisation_factor": factor,
     }
-    if thickness is not None and abs(thickness - increment) > 1e-3:
-        log.info(
-            "slice thickness %.2f mm differs from the increment %.2f mm; using the increment",
-            thickness,
-            increment,
-        )
-    return ScoreResult(
-        agatston=agatston,
-        agatston_raw=agatston_raw,
-        volume_mm3=volume_mm3,
-        mass_mg=mass_mg,
-        risk_category=category,
-        cac_drs=drs,
-        lesions=tuple(lesions),
-        scan=scan,
-        settings=settings,
-        threshold_hu=threshold,
-        warnings=tuple(warnings),
-    )
 
 
 def _bounding_box(mask: np.ndarray) -> tuple[list[int], list[int]]:
@@ -292,11 +284,10 @@ def _bounding_box(mask: np.ndarray) -> tuple[list[int], list[int]]:
 
 def _lesions(
     volume: Volume,
-    frags,
+    frags: Fragments,
     kept: np.ndarray,
     raw: np.ndarray,
     lesion_artery: np.ndarray,
-    n_lesions: int,
     box_shape: tuple[int, int, int],
     offset: list[int],
     factor: float,
@@ -304,6 +295,7 @@ def _lesions(
     c: float | None,
 ) -> list[Lesion]:
     """Lesions with at least one counted fragment, numbered 1.. in scan order (slice, row, column)."""
+    n_lesions = len(lesion_artery)
     if not n_lesions or not kept.any():
         return []
     kept_voxel = kept[frags.voxel_fragment]

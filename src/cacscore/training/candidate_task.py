@@ -37,8 +37,8 @@ from cacscore.detection.domain import TrainingDomain, scan_measures
 from cacscore.detection.pipeline import CandidateScan, prepare_scan
 from cacscore.labels import Artery
 from cacscore.log import get_logger
+from cacscore.training.options import TrainOptions
 from cacscore.training.recipes import Recipe
-from cacscore.training.tasks import TrainOptions
 from cacscore.volume import Volume
 
 log = get_logger(__name__)

@@ -1,9 +1,9 @@
 """The "patches" task: the paper's 52x52 windows classified as calcium / no calcium.
 
-cases -> :func:`cacscore.patches.extract_cases` (heart ROI, windows) -> split (by patient, k-fold by patient,
-or the paper's random split of windows) -> :func:`~cacscore.training.trainer.train_classifier` -> test metrics
--> model folder (weights, config.json with recipe/preprocessing/patch parameters/split/history,
-metrics.json, dataset.json fingerprint, split.json).
+cases -> :func:`cacscore.patch_windows.extract_cases` (heart ROI, windows) -> split (by patient, k-fold by
+patient, or the paper's random split of windows) -> :func:`~cacscore.training.trainer.train_classifier`
+-> test metrics -> model folder (weights, config.json with recipe/preprocessing/patch parameters/split/
+history, metrics.json, dataset.json fingerprint, split.json).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from cacscore.errors import CacscoreError
-from cacscore.evaluation.patches import binary_metrics
+from cacscore.evaluation.patch_metrics import binary_metrics
 from cacscore.log import get_logger
 from cacscore.models.checkpoint import (
     json_text,
@@ -27,8 +27,9 @@ from cacscore.models.checkpoint import (
     write_json_file,
 )
 from cacscore.patch_context import ContextParams
-from cacscore.patches import PatchParams, PatchSet, extract_cases
-from cacscore.training.preprocess import Augmentation, Preprocessing
+from cacscore.patch_windows import PatchParams, PatchSet, extract_cases
+from cacscore.training.options import TrainOptions
+from cacscore.training.preprocess import PatchAugmentation, Preprocessing
 from cacscore.training.recipes import Recipe
 from cacscore.training.splits import (
     SPLIT_NAMES,
@@ -38,9 +39,9 @@ from cacscore.training.splits import (
     split_by_patient,
     unique_patients,
 )
-from cacscore.training.tasks import TrainOptions
 from cacscore.training.trainer import (
     ArrayData,
+    TrainResult,
     predict_logits,
     resolve_device,
     seeded_model,
@@ -72,7 +73,7 @@ class PatchTransform:
     def __init__(
         self,
         preprocessing: Preprocessing,
-        augmentation: Augmentation | None = None,
+        augmentation: PatchAugmentation | None = None,
         context: ContextParams | None = None,
     ) -> None:
         self.preprocessing = preprocessing
@@ -181,8 +182,21 @@ def make_splits(ps: PatchSet, options: TrainOptions, fractions) -> list[dict]:
     ]
 
 
-def _probabilities(logits: np.ndarray, temperature: float, folded: bool) -> np.ndarray:
-    return softmax_np(logits, 1.0 if folded else temperature)[:, 1]
+def _window_metrics(
+    model: torch.nn.Module,
+    data: ArrayData,
+    transform: PatchTransform,
+    device: torch.device,
+    calcium_pixels: np.ndarray,
+    decision: dict,
+) -> dict:
+    """:func:`binary_metrics` of ``model`` on windows ``data`` under a model folder's ``decision`` record
+    (threshold, temperature, whether the temperature is folded into the weights)."""
+    logits = predict_logits(model, data, transform, device)
+    folded = bool(decision.get("temperature_folded", True))
+    temperature = 1.0 if folded else float(decision.get("temperature", 1.0))
+    p = softmax_np(logits, temperature)[:, 1]
+    return binary_metrics(data.labels, p, float(decision.get("threshold", 0.5)), calcium_pixels)
 
 
 def _train_one(
@@ -194,46 +208,66 @@ def _train_one(
     out_dir: Path,
     overrides: dict,
 ) -> dict:
+    """Train, evaluate and write the model folder of one split (``run``); returns its metrics.json."""
     index = run["index"]
     for name in SPLIT_NAMES:
         counts = ps.subset(index[name]).counts()
-        log.info(
-            "%s split: %d patches (%d positive, %d negative)",
-            name,
-            counts["total"],
-            counts["positive"],
-            counts["negative"],
-        )
+        log.info("%s split: %d patches (%d positive, %d negative)",
+                 name, counts["total"], counts["positive"], counts["negative"])
     train, val, test = (_arrays(ps, index[n]) for n in SPLIT_NAMES)
     if train.labels.sum() == 0:
         raise CacscoreError("the training split has no calcium window; the dataset needs cases with calcium")
     transform = PatchTransform(recipe.preprocessing, recipe.augmentation, recipe.context)
     model = seeded_model(recipe.architecture, recipe.architecture_kwargs, options.seed)
     device = resolve_device(options.device)
-    desc = f"train {recipe.name}" + (f" {run['name']}" if run["name"] else "")
     result = train_classifier(
-        model,
-        train,
-        val,
-        recipe,
-        transform,
-        seed=options.seed,
-        device=device,
-        num_threads=options.num_threads,
-        progress=options.progress,
-        description=desc,
+        model, train, val, recipe, transform, seed=options.seed, device=device,
+        num_threads=options.num_threads, progress=options.progress,
+        description=f"train {recipe.name}" + (f" {run['name']}" if run["name"] else ""),
     )
+    decision = {
+        "threshold": result.threshold,
+        "temperature": result.temperature,
+        "temperature_folded": result.temperature_folded,
+    }
     metrics: dict = {"threshold": result.threshold, "temperature": result.temperature}
     for name, data in (("val", val), ("test", test)):
         if len(data):
-            logits = predict_logits(result.model, data, transform, device)
-            p = _probabilities(logits, result.temperature, result.temperature_folded)
-            metrics[name] = binary_metrics(
-                data.labels, p, result.threshold, ps.calcium_pixels[index[name]]
+            metrics[name] = _window_metrics(
+                result.model, data, transform, device, ps.calcium_pixels[index[name]], decision
             )
+    save_model_folder(
+        out_dir,
+        result.model.cpu(),
+        architecture=recipe.architecture,
+        architecture_kwargs=recipe.architecture_kwargs,
+        config=_model_config(ps, run, recipe, options, overrides, result, decision),
+        metrics=metrics,
+        dataset=dataset_fingerprint(ps, index, cases),
+        extra_files={"split.json": json_text(run["record"])},
+    )
+    if "test" in metrics:
+        m = metrics["test"]
+        log.info(
+            "test: accuracy %s sensitivity %s precision %s specificity %s",
+            *(_fmt(m[k]) for k in ("accuracy", "sensitivity", "precision", "specificity")),
+        )
+    return metrics
+
+
+def _model_config(
+    ps: PatchSet,
+    run: dict,
+    recipe: Recipe,
+    options: TrainOptions,
+    overrides: dict,
+    result: TrainResult,
+    decision: dict,
+) -> dict:
+    """config.json of a patch model: inputs, recipe, preprocessing, windows, decision, split, training."""
     size = recipe.preprocessing.resize_px or ps.params.size_px
     channels = 1 if recipe.context is None else recipe.context.n_channels
-    config = {
+    return {
         "task": "patches",
         "classes": list(CLASSES),
         "n_classes": len(CLASSES),
@@ -244,11 +278,7 @@ def _train_one(
         "preprocessing": recipe.preprocessing.to_dict(),
         "patch_params": ps.params.to_dict(),
         "roi_source": ps.roi_source,
-        "decision": {
-            "threshold": result.threshold,
-            "temperature": result.temperature,
-            "temperature_folded": result.temperature_folded,
-        },
+        "decision": decision,
         "options": options.to_dict(),
         "split": {k: v for k, v in run["record"].items() if k not in ("indices", "patients")},
         "training": {
@@ -263,23 +293,6 @@ def _train_one(
             "history": result.history,
         },
     }
-    save_model_folder(
-        out_dir,
-        result.model.cpu(),
-        architecture=recipe.architecture,
-        architecture_kwargs=recipe.architecture_kwargs,
-        config=config,
-        metrics=metrics,
-        dataset=dataset_fingerprint(ps, index, cases),
-        extra_files={"split.json": json_text(run["record"])},
-    )
-    if "test" in metrics:
-        m = metrics["test"]
-        log.info(
-            "test: accuracy %s sensitivity %s precision %s specificity %s",
-            *(_fmt(m[k]) for k in ("accuracy", "sensitivity", "precision", "specificity")),
-        )
-    return metrics
 
 
 def _fmt(v: float | None) -> str:
@@ -402,14 +415,8 @@ def evaluate_patch_model(
     pre = Preprocessing.from_dict(config["preprocessing"])
     dev = resolve_device(device)
     model.to(dev)
-    logits = predict_logits(model, _arrays(ps, index), PatchTransform(pre, context=context), dev)
-    decision = config.get("decision", {})
-    p = _probabilities(
-        logits, float(decision.get("temperature", 1.0)), bool(decision.get("temperature_folded", True))
-    )
-    metrics = binary_metrics(
-        ps.labels[index], p, float(decision.get("threshold", 0.5)), ps.calcium_pixels[index]
-    )
+    metrics = _window_metrics(model, _arrays(ps, index), PatchTransform(pre, context=context), dev,
+                              ps.calcium_pixels[index], config.get("decision", {}))
     metrics["split"] = split
     metrics["split_mode"] = record["mode"]
     return metrics

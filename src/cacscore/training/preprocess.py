@@ -53,7 +53,7 @@ class Preprocessing:
 
 
 @dataclass(frozen=True)
-class Augmentation:
+class PatchAugmentation:
     """Random, label-preserving changes of a HU patch batch (each sample drawn independently).
 
     Attributes:

@@ -23,7 +23,7 @@ from typing import Any
 
 from cacscore.errors import CacscoreError
 from cacscore.patch_context import ContextParams
-from cacscore.training.preprocess import Augmentation, Preprocessing
+from cacscore.training.preprocess import PatchAugmentation, Preprocessing
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class Recipe:
     class_balance: str = "none"
     hard_negative_fraction: float = 0.0
     samples_per_epoch: int | None = None
-    augmentation: Augmentation | None = None
+    augmentation: PatchAugmentation | None = None
     early_stopping_patience: int | None = None
     calibrate: bool = False
     threshold: str = "argmax"
@@ -115,7 +115,7 @@ RECIPES: dict[str, Recipe] = {
         class_balance="sampler",
         hard_negative_fraction=0.4,
         samples_per_epoch=4096,
-        augmentation=Augmentation(),
+        augmentation=PatchAugmentation(),
         early_stopping_patience=None,
         calibrate=True,
         threshold="val_f1",

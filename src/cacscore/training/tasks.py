@@ -4,64 +4,20 @@ A task is a callable ``task(cases, recipe, out_dir, options) -> Path`` that samp
 dataset's cases, trains with :func:`cacscore.training.trainer.train_classifier` (or its own loop) following
 ``recipe``, and writes a model folder (or, with ``options.folds``, one per fold plus a summary) at
 ``out_dir``. Register a new task by adding it to :data:`TASKS` (the end-to-end pipeline adds "candidates").
+
+The registry sits above the tasks: it imports each task module when that task runs, and the task modules
+take their :class:`~cacscore.training.options.TrainOptions` from the lower module, never from here.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cacscore.errors import CacscoreError
-from cacscore.patches import PatchParams
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    """Run options that are not part of a recipe (all recorded in the model folder).
-
-    Attributes:
-        split: "patient" (honest) or "random" (the paper's random split of patches; leaks patients).
-        folds: k for k-fold cross-validation by patient (None: one train/val/test split).
-        epochs: override of the recipe's epoch count (None: the recipe's).
-        samples_per_epoch: override of the recipe's samples per epoch (None: the recipe's).
-        seed: one seed for splits, initialisation, batches and augmentation.
-        device: "auto", "cpu" or "cuda".
-        num_threads: torch threads (None: CPUs available to this process).
-        progress: show progress bars.
-        roi_source: "reference" (each case's heart mask, the paper's expert ROI) or "auto".
-        patch_params: window parameters.
-        stratify_vendor: balance vendors across patient splits.
-    """
-
-    split: str = "patient"
-    folds: int | None = None
-    epochs: int | None = None
-    samples_per_epoch: int | None = None
-    seed: int = 0
-    device: str = "auto"
-    num_threads: int | None = None
-    progress: bool = False
-    roi_source: str = "reference"
-    patch_params: PatchParams = field(default_factory=PatchParams)
-    stratify_vendor: bool = True
-
-    def __post_init__(self) -> None:
-        if self.split not in ("patient", "random"):
-            raise CacscoreError(f"unknown split {self.split!r}; choose 'patient' or 'random'")
-        if self.folds is not None and self.split != "patient":
-            raise CacscoreError("k-fold cross-validation is by patient; use --split patient with --folds")
-        if self.epochs is not None and self.epochs < 1:
-            raise CacscoreError(f"--epochs must be >= 1, got {self.epochs}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form."""
-        d = asdict(self)
-        d["patch_params"] = self.patch_params.to_dict()
-        return d
-
+from cacscore.training.options import TrainOptions
 
 Task = Callable[[Sequence, Any, "str | os.PathLike[str]", TrainOptions], Path]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import math
 import os
 import time
@@ -260,8 +261,6 @@ def train_classifier(
     Then, if the recipe says so, a temperature is fitted on validation and folded into the last layer, and a
     decision threshold is chosen on validation.
     """
-    from cacscore.evaluation.patches import binary_metrics
-
     if len(train) == 0:
         raise CacscoreError("the training split is empty; the dataset is too small for this split")
     if len(np.unique(train.labels)) < 2:
@@ -269,7 +268,7 @@ def train_classifier(
     device = device if isinstance(device, torch.device) else resolve_device(device)
     threads = num_threads or default_threads()
     n_samples = int(recipe.samples_per_epoch or len(train))
-    steps = math.ceil(n_samples / recipe.batch_size)
+    total_steps = math.ceil(n_samples / recipe.batch_size) * recipe.epochs
     start_time = time.perf_counter()
     result = TrainResult(model=model, device=str(device), num_threads=threads, samples_per_epoch=n_samples)
     with torch_threads(threads):
@@ -284,123 +283,209 @@ def train_classifier(
             num_workers=0,
             generator=g_batches,
         )
-        optimiser = torch.optim.Adam(
-            model.parameters(),
-            lr=recipe.lr,
-            betas=tuple(recipe.betas),
-            eps=recipe.eps,
-            weight_decay=recipe.weight_decay,
-        )
-        total_steps = steps * recipe.epochs
-        if recipe.lr_schedule == "cosine":
-            schedule = torch.optim.lr_scheduler.LambdaLR(
-                optimiser, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps))
-            )
-        elif recipe.lr_schedule == "constant":
-            schedule = None
-        else:
-            raise CacscoreError(f"unknown learning-rate schedule {recipe.lr_schedule!r}")
+        optimiser, schedule = _optimiser(model, recipe, total_steps)
         val_labels = np.asarray(val.labels, dtype=np.int64)
-        best_loss, best_state, stale = math.inf, None, 0
-        bar = _progress_bar(total_steps, description, progress)
+        patience = recipe.early_stopping_patience
+        stopper = _EarlyStopping(patience) if patience is not None and len(val) else None
+        bar = _Progress(total_steps, description, progress, recipe.epochs, result.history)
         try:
             for epoch in range(1, recipe.epochs + 1):
-                model.train()
                 t0 = time.perf_counter()
-                loss_sum, n_seen = 0.0, 0
-                for idx in loader:
-                    index = idx.numpy()
-                    args = transform(_batches(train, index, device), True, g_augment)
-                    y = torch.from_numpy(train_labels[index]).to(device)
-                    loss = nnf.cross_entropy(model(*args), y)
-                    optimiser.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimiser.step()
-                    if schedule is not None:
-                        schedule.step()
-                    loss_sum += float(loss.detach()) * len(index)
-                    n_seen += len(index)
-                    if bar is not None:
-                        bar.update(1)
-                        bar.set_postfix_str(
-                            f"epoch {epoch}/{recipe.epochs} loss {loss_sum / n_seen:.4f}"
-                            + _val_text(result.history)
-                        )
+                train_loss = _train_epoch(
+                    model, loader, lambda index: transform(_batches(train, index, device), True, g_augment),
+                    train_labels, optimiser, schedule, device, functools.partial(bar.step, epoch),
+                )
                 record = {
                     "epoch": epoch,
-                    "train_loss": loss_sum / max(n_seen, 1),
+                    "train_loss": train_loss,
                     "train_seconds": round(time.perf_counter() - t0, 3),
                 }
                 if len(val):
-                    logits = predict_logits(model, val, transform, device)
-                    val_loss = float(
-                        nnf.cross_entropy(torch.from_numpy(logits), torch.from_numpy(val_labels))
-                    )
-                    record["val_loss"] = val_loss
-                    if logits.shape[1] == 2:
-                        m = binary_metrics(val_labels, softmax_np(logits)[:, 1])
-                        record.update(
-                            {
-                                f"val_{k}": m[k]
-                                for k in ("accuracy", "sensitivity", "precision", "specificity")
-                            }
-                        )
-                    else:
-                        record["val_accuracy"] = float((logits.argmax(1) == val_labels).mean())
+                    record.update(_validation_record(model, val, val_labels, transform, device))
                 record["seconds"] = round(time.perf_counter() - t0, 3)
                 result.history.append(record)
                 log.info("%s epoch %d/%d: %s", description, epoch, recipe.epochs, _record_text(record))
-                if bar is not None:
-                    bar.set_postfix_str(
-                        f"epoch {epoch}/{recipe.epochs} loss {record['train_loss']:.4f}"
-                        + _val_text(result.history)
-                    )
+                bar.show(epoch, record["train_loss"])
                 result.epochs_run = epoch
-                if recipe.early_stopping_patience is not None and len(val):
-                    if record["val_loss"] < best_loss - 1e-6:
-                        best_loss, stale = record["val_loss"], 0
-                        best_state = copy.deepcopy(model.state_dict())
-                        result.best_epoch = epoch
-                    else:
-                        stale += 1
-                        if stale >= recipe.early_stopping_patience:
-                            result.stopped_early = True
-                            if bar is not None:
-                                bar.update(total_steps - bar.n)
-                            break
-                else:
+                if stopper is None:
                     result.best_epoch = epoch
+                elif stopper.stop_after(epoch, record["val_loss"], model):
+                    result.stopped_early = True
+                    bar.complete()
+                    break
         finally:
-            if bar is not None:
-                bar.close()
-        if best_state is not None:
-            model.load_state_dict(best_state)
+            bar.close()
+        if stopper is not None and stopper.best_state is not None:
+            model.load_state_dict(stopper.best_state)
+            result.best_epoch = stopper.best_epoch
         if len(val) and (recipe.calibrate or recipe.threshold != "argmax"):
-            logits = predict_logits(model, val, transform, device)
-            if recipe.calibrate:
-                result.temperature = fit_temperature(logits, val_labels)
-                folded = fold_temperature(model, result.temperature)
-                if folded and result.temperature != 1.0:
-                    after = predict_logits(model, val, transform, device)
-                    if np.allclose(after, logits / result.temperature, rtol=1e-3, atol=1e-4):
-                        logits = after
-                    else:
-                        fold_temperature(model, 1.0 / result.temperature)
-                        folded = False
-                        log.warning(
-                            "the last linear layer does not give the logits; the temperature "
-                            "%.3f is recorded in config.json instead of folded",
-                            result.temperature,
-                        )
-                result.temperature_folded = folded
-            if recipe.threshold == "val_f1" and logits.shape[1] == 2:
-                temp = 1.0 if result.temperature_folded else result.temperature
-                result.threshold = best_f1_threshold(softmax_np(logits, temp)[:, 1], val_labels)
-            elif recipe.threshold not in ("argmax", "val_f1"):
-                raise CacscoreError(f"unknown threshold rule {recipe.threshold!r}")
+            result.temperature, result.temperature_folded, result.threshold = _calibrate(
+                model, val, val_labels, recipe, transform, device
+            )
         model.eval()
     result.seconds = time.perf_counter() - start_time
     return result
+
+
+@dataclass
+class _EarlyStopping:
+    """Early stopping on the validation loss: the best epoch's weights, and when to stop (``patience``
+    epochs without an improvement of more than 1e-6)."""
+
+    patience: int
+    best_loss: float = math.inf
+    best_epoch: int = 0
+    best_state: dict | None = None
+    stale: int = 0
+
+    def stop_after(self, epoch: int, val_loss: float, model: nn.Module) -> bool:
+        """Record the epoch's validation loss (keeping the weights when it is the best); True: stop now."""
+        if val_loss < self.best_loss - 1e-6:
+            self.best_loss, self.best_epoch, self.stale = val_loss, epoch, 0
+            self.best_state = copy.deepcopy(model.state_dict())
+            return False
+        self.stale += 1
+        return self.stale >= self.patience
+
+
+class _Progress:
+    """The training progress bar (batches; epoch, running loss, last validation metrics); a no-op when off."""
+
+    def __init__(
+        self, total_steps: int, description: str, enabled: bool, epochs: int, history: list[dict]
+    ) -> None:
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total_steps, desc=description, unit="batch", dynamic_ncols=True, leave=True)
+        self.total, self.epochs, self.history = total_steps, epochs, history
+
+    def step(self, epoch: int, running_loss: float) -> None:
+        """One batch done."""
+        if self.bar is not None:
+            self.bar.update(1)
+            self.show(epoch, running_loss)
+
+    def show(self, epoch: int, loss: float) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"epoch {epoch}/{self.epochs} loss {loss:.4f}" + _val_text(self.history))
+
+    def complete(self) -> None:
+        """Fill the bar (training stopped early)."""
+        if self.bar is not None:
+            self.bar.update(self.total - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _optimiser(model: nn.Module, recipe: Recipe, total_steps: int):
+    """Adam with the recipe's settings and its learning-rate schedule (None: constant), stepped per batch."""
+    optimiser = torch.optim.Adam(
+        model.parameters(),
+        lr=recipe.lr,
+        betas=tuple(recipe.betas),
+        eps=recipe.eps,
+        weight_decay=recipe.weight_decay,
+    )
+    if recipe.lr_schedule == "cosine":
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimiser, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps))
+        )
+    elif recipe.lr_schedule == "constant":
+        schedule = None
+    else:
+        raise CacscoreError(f"unknown learning-rate schedule {recipe.lr_schedule!r}")
+    return optimiser, schedule
+
+
+def _train_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    batch_args: Callable[[np.ndarray], tuple[torch.Tensor, ...]],
+    labels: np.ndarray,
+    optimiser: torch.optim.Optimizer,
+    schedule,
+    device: torch.device,
+    on_batch: Callable[[float], None],
+) -> float:
+    """One pass over ``loader``, a gradient step per batch; returns the mean cross-entropy per training row.
+
+    ``batch_args(index)`` gives the network's (augmented) arguments for those rows; ``on_batch`` is told the
+    running mean loss after each step.
+    """
+    model.train()
+    loss_sum, n_seen = 0.0, 0
+    for idx in loader:
+        index = idx.numpy()
+        args = batch_args(index)
+        y = torch.from_numpy(labels[index]).to(device)
+        loss = nnf.cross_entropy(model(*args), y)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        if schedule is not None:
+            schedule.step()
+        loss_sum += float(loss.detach()) * len(index)
+        n_seen += len(index)
+        on_batch(loss_sum / n_seen)
+    return loss_sum / max(n_seen, 1)
+
+
+def _validation_record(
+    model: nn.Module, val: ArrayData, labels: np.ndarray, transform: BatchTransform, device: torch.device
+) -> dict:
+    """Validation loss and metrics of an epoch: the paper's four for two classes, else the accuracy."""
+    from cacscore.evaluation.patch_metrics import binary_metrics
+
+    logits = predict_logits(model, val, transform, device)
+    record = {"val_loss": float(nnf.cross_entropy(torch.from_numpy(logits), torch.from_numpy(labels)))}
+    if logits.shape[1] == 2:
+        m = binary_metrics(labels, softmax_np(logits)[:, 1])
+        record.update({f"val_{k}": m[k] for k in ("accuracy", "sensitivity", "precision", "specificity")})
+    else:
+        record["val_accuracy"] = float((logits.argmax(1) == labels).mean())
+    return record
+
+
+def _calibrate(
+    model: nn.Module,
+    val: ArrayData,
+    labels: np.ndarray,
+    recipe: Recipe,
+    transform: BatchTransform,
+    device: torch.device,
+) -> tuple[float, bool, float]:
+    """The recipe's decision rule fitted on validation: (temperature, folded into the last layer, threshold).
+
+    The temperature is folded only when the folded model's logits are the old ones / T (checked), else it is
+    left to config.json. The threshold is the F1-best one for ``recipe.threshold == "val_f1"`` on two
+    classes, else 0.5.
+    """
+    logits = predict_logits(model, val, transform, device)
+    temperature, folded, threshold = 1.0, False, 0.5
+    if recipe.calibrate:
+        temperature = fit_temperature(logits, labels)
+        folded = fold_temperature(model, temperature)
+        if folded and temperature != 1.0:
+            after = predict_logits(model, val, transform, device)
+            if np.allclose(after, logits / temperature, rtol=1e-3, atol=1e-4):
+                logits = after
+            else:
+                fold_temperature(model, 1.0 / temperature)
+                folded = False
+                log.warning(
+                    "the last linear layer does not give the logits; the temperature %.3f is recorded in "
+                    "config.json instead of folded",
+                    temperature,
+                )
+    if recipe.threshold == "val_f1" and logits.shape[1] == 2:
+        threshold = best_f1_threshold(softmax_np(logits, 1.0 if folded else temperature)[:, 1], labels)
+    elif recipe.threshold not in ("argmax", "val_f1"):
+        raise CacscoreError(f"unknown threshold rule {recipe.threshold!r}")
+    return temperature, folded, threshold
 
 
 def _val_text(history: list[dict]) -> str:
@@ -425,14 +510,6 @@ def _record_text(record: dict) -> str:
         for k, v in record.items()
         if k != "epoch" and v is not None
     )
-
-
-def _progress_bar(total: int, description: str, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=description, unit="batch", dynamic_ncols=True, leave=True)
 
 
 def seeded_model(architecture: str, kwargs: dict, seed: int) -> nn.Module:
