@@ -33,7 +33,9 @@ def _candidate_net():
     torch.manual_seed(0)
     model = CandidateNet().eval()
     _randomise_batch_norm(model, 1)
-    return model, {"patches": (7, 32, 32), "features": (12,)}
+    # descriptor scaling buffers as training sets them, so that the export must carry them
+    model.set_feature_scaling(torch.linspace(-1.0, 1.0, 24), torch.linspace(0.5, 2.0, 24))
+    return model, {"patches": (2, 32, 32), "features": (24,)}
 
 
 @pytest.fixture(scope="module")
@@ -83,14 +85,14 @@ def test_input_shapes_from_config():
 def test_missing_input_is_an_error(exported):
     engine = OnnxEngine(exported[2])
     with pytest.raises(ValueError, match="features"):
-        engine.predict_proba({"patches": np.zeros((1, 7, 32, 32), np.float32)})
+        engine.predict_proba({"patches": np.zeros((1, 2, 32, 32), np.float32)})
 
 
 #: Per-sample input shape of every registered architecture (a new entry in MODELS needs one here).
 REGISTRY_INPUTS = {
     "alexnet": {"x": (1, 227, 227)},
     "patchnet": {"x": (1, 52, 52)},
-    "candidates": {"patches": (7, 32, 32), "features": (12,)},
+    "candidates": {"patches": (2, 32, 32), "features": (24,)},
 }
 
 
