@@ -1,5 +1,6 @@
 """predict end to end with the shipped model: empty scans, look-alikes only, a scan with calcium, outputs on
-the input grid, scores that equal an independent rescoring of the written mask, and the real QRM scan."""
+the input grid, scores that equal a rescoring of the written mask by hand (Agatston's definition written
+out in the test), and the real QRM scan."""
 
 from __future__ import annotations
 
@@ -83,7 +84,32 @@ def test_lookalikes_only_are_not_coronary(tmp_path, predictor):
         assert not read_mask(tmp_path / "out" / f"look{seed}" / "calcium.nii.gz").any()
 
 
-def test_calcium_scan_outputs_agree_with_rescoring(tmp_path, predictor):
+def _agatston_by_hand(volume: Volume, labels: np.ndarray) -> dict[str, float]:
+    """Agatston et al. 1990, written out independently of cacscore.scoring: on every slice, each
+    8-connected region of labelled voxels >= 130 HU of at least 1 mm2 scores its area (mm2) times the
+    weight of its peak HU (130-199: 1, 200-299: 2, 300-399: 3, >= 400: 4), for its majority artery;
+    the sum is scaled by increment / 3 mm."""
+    from scipy import ndimage
+
+    pixel_mm2 = volume.spacing_zyx_mm[1] * volume.spacing_zyx_mm[2]
+    scores = {"LAD": 0.0, "LCX": 0.0, "RCA": 0.0}
+    for z in range(volume.shape[0]):
+        regions, n = ndimage.label((labels[z] > 0) & (volume.hu[z] >= 130), structure=np.ones((3, 3)))
+        for k in range(1, n + 1):
+            region = regions == k
+            area = region.sum() * pixel_mm2
+            if area < 1.0:
+                continue
+            peak = volume.hu[z][region].max()
+            weight = 1 if peak < 200 else 2 if peak < 300 else 3 if peak < 400 else 4
+            codes, counts = np.unique(labels[z][region], return_counts=True)
+            scores[Artery(int(codes[np.argmax(counts)])).name] += area * weight
+    factor = volume.spacing_zyx_mm[0] / 3.0
+    return {name: value * factor for name, value in scores.items()} | {
+        "total": sum(scores.values()) * factor}
+
+
+def test_calcium_scan_outputs_agree_with_a_rescoring_by_hand(tmp_path, predictor):
     case = generate_case(9201, "philips", category=3)
     image, mask = _write_case(tmp_path, case, "calc")
     outcome = predict_to_folder(image, tmp_path / "out", PredictOptions(heart_mask=mask), predictor)
@@ -93,10 +119,11 @@ def test_calcium_scan_outputs_agree_with_rescoring(tmp_path, predictor):
     labels = read_mask(folder / "calcium.nii.gz", like=volume)  # same grid as the input, exactly
     assert set(np.unique(labels)) <= {0, int(Artery.LAD), int(Artery.LCX), int(Artery.RCA)}
     result = json.loads((folder / "result.json").read_text())
-    rescored = score_volume(volume, labels).to_dict()
-    for key in ("agatston", "volume_mm3"):
-        assert result[key] == pytest.approx(rescored[key])
-    # the reference calcium is found (detection quality is measured on 20 patients in docs/results.md)
+    by_hand = _agatston_by_hand(volume, labels)
+    assert by_hand["total"] > 0
+    for key, value in by_hand.items():
+        assert result["agatston"][key] == pytest.approx(value, abs=0.05), key
+    # the reference calcium is found (detection quality is measured on 40 patients in docs/results.md)
     calcium = (volume.hu >= 130) & (case.labels > 0)
     assert (labels[calcium] > 0).mean() >= 0.9
     assert result["model"]["id"] and result["timings_s"]["classify"] >= 0
@@ -184,8 +211,12 @@ def test_unreadable_input_is_an_error_with_nothing_written(tmp_path, predictor):
     assert not (tmp_path / "out").exists()
 
 
-def test_real_qrm_scan(tmp_path, predictor, qrm_dicom_dir):
-    """The real Canon scan of the QRM phantom: predict runs from DICOM and writes every output."""
+def test_real_qrm_scan(tmp_path, predictor, qrm_dicom_dir, qrm_reference):
+    """The real Canon scan of the QRM thorax phantom: predict runs from DICOM and writes every output. The
+    phantom has lung-equivalent inserts on both sides of a cardiac insert that holds nine hydroxyapatite
+    cylinders in 75 HU plastic, and no coronary arteries: the cylinders are found as candidates (the
+    large ones on slices 21-23, at reference.json's centres) and none of them, nor anything else, is
+    coronary calcium."""
     outcome = predict_to_folder(qrm_dicom_dir, tmp_path / "out", PredictOptions(), predictor)
     assert outcome.status == "ok", outcome.error
     folder = tmp_path / "out" / "dicom"
@@ -195,9 +226,14 @@ def test_real_qrm_scan(tmp_path, predictor, qrm_dicom_dir):
     assert result["scan"]["manufacturer"] == "TOSHIBA" and result["scan"]["kvp"] == 120.0
     assert result["scan"]["shape_zyx"] == [47, 512, 512]
     assert result["scan"]["increment_mm"] == pytest.approx(3.0)
+    volume = read_volume(qrm_dicom_dir)
+    prediction = predictor.predict_volume(volume)
+    for name in ("Large_HD", "Large_MD", "Large_LD"):
+        row, col = qrm_reference["inserts"][name]["center_row_col"]
+        index = int(prediction.candidates.label_map[22, row, col])
+        assert index > 0, f"the {name} insert is not a candidate"
+        assert prediction.classes[index - 1] == 0, f"the {name} insert is called coronary"
+    assert result["agatston"]["total"] == 0.0 and result["risk_category"]["index"] == 0
+    assert not read_mask(folder / "calcium.nii.gz").any()
     page = (folder / "report.html").read_text()
     assert "TOSHIBA" in page and "Aquilion ONE" in page
-    # a SEG is written for DICOM input when there is calcium to put in it
-    labels = read_mask(folder / "calcium.nii.gz")
-    assert (folder / "calcium_seg.dcm").is_file() == bool(labels.any())
-    assert not list(qrm_dicom_dir.glob("calcium*"))

@@ -25,9 +25,10 @@ abdomen alike:
    body and outside lungs and bone.
 
 Everything runs on the thorax's working grid (about 2 mm in-plane) and is brought back to the full grid, so
-a 512x512x60 scan takes about a second. Scans without lungs (phantoms such as the QRM thorax, whose
-"lungs" are plastic): :func:`heart_roi` raises a :class:`~cacscore.errors.CacscoreError` that says to pass a
-heart mask or use the whole body (:func:`whole_body_roi`), rather than guessing a region.
+a 512x512x60 scan takes about a second. The real QRM thorax phantom has lung-equivalent inserts around its
+cardiac insert, which is then the ROI. A scan without anything lung-like (a water cylinder):
+:func:`heart_roi` raises a :class:`~cacscore.errors.CacscoreError` that says to pass a heart mask or use
+the whole body (:func:`whole_body_roi`), rather than guessing a region.
 """
 
 from __future__ import annotations
