@@ -1,6 +1,7 @@
 """Evaluate the whole pipeline (candidates + classifier + scoring) on a phantom cohort with reference labels.
 
-Prints, overall and per vendor: lesion sensitivity and false positives per scan by the orCaScore rules
+Prints, overall and per vendor: lesion sensitivity (all reference lesions, and those of >= 1 mm2 on a
+slice, the smallest Agatston scores) and false positives per scan by the orCaScore rules
 (cacscore.evaluation), Agatston ICC(2,1), risk-category linearly weighted kappa, and the artery accuracy on
 detected lesions (a detected reference lesion is correct when the majority predicted label of its calcium
 voxels that were labelled equals its reference artery). Writes metrics.json and cases.csv to -o.
@@ -34,20 +35,25 @@ from cacscore.scoring import get_preset
 VENDOR_NAMES = {str(p.vendor_code): name for name, p in VENDOR_PRESETS.items()}
 
 
-def artery_agreement(pred: np.ndarray, ref: np.ndarray, calcium: np.ndarray) -> tuple[int, int]:
-    """(detected reference lesions, of which the predicted artery is right)."""
+def artery_agreement(pred: np.ndarray, ref: np.ndarray, calcium: np.ndarray,
+                     pixel_mm2: float) -> tuple[int, int, int, int]:
+    """(detected reference lesions, of which the predicted artery is right, reference lesions of >= 1 mm2
+    on a slice, of which detected)."""
     ref_c = np.where(calcium, ref, 0)
     lesions, majority = reference_lesions(ref_c)
-    detected = right = 0
+    detected = right = scoreable = scoreable_found = 0
     for i in range(1, len(majority)):
         voxels = lesions == i
+        big = voxels.sum(axis=(1, 2)).max() * pixel_mm2 >= 1.0
         labelled = pred[voxels & (pred > 0)]
+        scoreable += int(big)
+        scoreable_found += int(big and labelled.size > 0)
         if labelled.size == 0:
             continue
         detected += 1
         values, counts = np.unique(labelled, return_counts=True)
         right += int(values[np.argmax(counts)] == majority[i])
-    return detected, right
+    return detected, right, scoreable, scoreable_found
 
 
 def seeds_of(cohort: Path) -> dict[str, int]:
@@ -59,7 +65,7 @@ def seeds_of(cohort: Path) -> dict[str, int]:
     return out
 
 
-def summarise(evaluator: Evaluator, detected: int, right: int) -> dict:
+def summarise(evaluator: Evaluator, detected: int, right: int, scoreable: int, scoreable_found: int) -> dict:
     s = evaluator.summary()
     overall = s["lesion"]["overall"]
     return {
@@ -74,6 +80,8 @@ def summarise(evaluator: Evaluator, detected: int, right: int) -> dict:
         "category_share_same": s["patient"]["risk_category"]["share_same"],
         "artery_accuracy": right / detected if detected else None,
         "detected": detected,
+        "lesions_1mm2": scoreable,
+        "sensitivity_1mm2": scoreable_found / scoreable if scoreable else None,
         "full": s,
     }
 
@@ -98,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_preset("default")
     cases = [c for c in open_dataset(args.cohort) if c.has_reference]
     evaluators: dict[str, Evaluator] = defaultdict(lambda: Evaluator(settings))
-    artery: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    artery: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     rows = []
     for case in cases:
         t0 = time.perf_counter()
@@ -112,9 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         for key in ("all", vendor):
             row = evaluators[key].add(case.case_id, prediction.labels, ref, volume)
             calcium = volume.hu >= scoring_threshold_hu(volume, settings)
-            d, r = artery_agreement(prediction.labels, ref, calcium)
-            artery[key][0] += d
-            artery[key][1] += r
+            counts = artery_agreement(prediction.labels, ref, calcium, volume.pixel_area_mm2)
+            artery[key] = [a + b for a, b in zip(artery[key], counts, strict=True)]
         plain = {k: v for k, v in row.items() if k != "lesions_by_artery"}
         rows.append(plain | {"vendor": vendor, "seconds": round(seconds, 2)})
         print(f"{case.case_id:8} {vendor:8} ref {row['agatston_ref']:8.1f} pred {row['agatston_pred']:8.1f} "
@@ -122,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
 
     results = {key: summarise(ev, *artery[key]) for key, ev in evaluators.items()}
     print()
-    print(f"{'subset':8} {'cases':>5} {'lesions':>7} {'sens':>6} {'FP/scan':>7} {'ICC':>6} {'kappa':>6} "
-          f"{'artery':>6}")
+    print(f"{'subset':8} {'cases':>5} {'lesions':>7} {'sens':>6} {'>=1mm2':>6} {'FP/scan':>7} {'ICC':>6} "
+          f"{'kappa':>6} {'artery':>6}")
 
     def fmt(v):
         return "  n/a" if v is None else f"{v:6.3f}"
@@ -131,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     for key in ["all", *sorted(k for k in results if k != "all")]:
         r = results[key]
         print(f"{key:8} {r['n_cases']:5d} {r['reference_lesions']:7d} {fmt(r['sensitivity'])} "
-              f"{fmt(r['fp_per_scan']):>7} {fmt(r['agatston_icc'])} {fmt(r['kappa_linear'])} "
-              f"{fmt(r['artery_accuracy'])}")
+              f"{fmt(r['sensitivity_1mm2'])} {fmt(r['fp_per_scan']):>7} {fmt(r['agatston_icc'])} "
+              f"{fmt(r['kappa_linear'])} {fmt(r['artery_accuracy'])}")
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "metrics.json").write_text(json.dumps(
         {"roi": args.roi, "model": predictor.model_info, "cohort": str(args.cohort), "results": results},

@@ -271,15 +271,37 @@ def _select(cands: CandidateSet, chosen: np.ndarray) -> CandidateSet:
 
 @dataclass(frozen=True, eq=False)
 class CollectedSamples:
-    """What :func:`collect_samples` gathers: the samples, and per case its scan measures (for the domain).
+    """What :func:`collect_samples` gathers: the samples, per case its scan measures (for the domain), and
+    how long sampling took.
 
     Attributes:
         samples: every sample of every case.
         scans: case id -> :func:`cacscore.detection.domain.scan_measures` of its scan.
+        seconds: wall time of the sampling.
     """
 
     samples: CandidateSamples
     scans: dict[str, dict[str, float]]
+    seconds: float = 0.0
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the samples to one .npz file (an ablation samples once and trains many recipes)."""
+        import json
+
+        s = self.samples
+        np.savez_compressed(path, patches=s.inputs["patches"], features=s.inputs["features"],
+                            targets=s.targets, groups=s.groups.astype(str), augmented=s.augmented,
+                            scans=json.dumps(self.scans), seconds=self.seconds)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> CollectedSamples:
+        """Read what :meth:`save` wrote."""
+        import json
+
+        with np.load(path) as z:
+            samples = CandidateSamples({"patches": z["patches"], "features": z["features"]}, z["targets"],
+                                       z["groups"].astype(object), z["augmented"])
+            return cls(samples, json.loads(str(z["scans"])), float(z["seconds"]))
 
 
 def collect_samples(
@@ -368,9 +390,53 @@ def train_candidates(
     """The "candidates" task of ``cacscore train``: sample, split by patient, train, write a model folder.
 
     The model folder's config.json holds everything predict needs (architecture, input spec and names,
-    class codes, candidate settings) and how it was made (recipe, sampling, options, seed, split, history);
-    dataset.json holds the cases, vendors and class counts; metrics.json the validation (and test) figures.
+    class codes, candidate settings, decision rule, training domain) and how it was made (recipe,
+    sampling, options, seed, split, history); dataset.json holds the cases, vendors and class counts;
+    metrics.json the validation (and test) figures. :func:`sample_cases` and :func:`fit_candidates` are the
+    two halves (an ablation samples once and fits several recipes).
     """
+    cases, (recipe, sampling) = _check(cases, recipe, options)
+    collected = sample_cases(cases, sampling, options)
+    return fit_candidates(cases, collected, recipe, out_dir, options)
+
+
+def _check(cases: Sequence, recipe: Recipe | str, options: TrainOptions):
+    from cacscore.errors import CacscoreError
+
+    if options.folds:
+        raise CacscoreError("the candidates task trains one model; --folds is for the patches task")
+    if options.split != "patient":
+        raise CacscoreError("the candidates task splits by patient only; leave --split out")
+    cases = [c for c in cases if c.has_reference]
+    if len(cases) < 3:
+        raise CacscoreError(f"the candidates task needs at least 3 cases with reference labels, "
+                            f"the dataset has {len(cases)}")
+    return cases, candidate_recipe(recipe)
+
+
+def sample_cases(cases: Sequence, sampling: CandidateSampling, options: TrainOptions) -> CollectedSamples:
+    """The training samples of ``cases`` (cases of a dataset with reference labels)."""
+    wrap = None
+    if options.progress:
+        from tqdm.auto import tqdm
+
+        def wrap(it):
+            return tqdm(it, desc="candidates", unit="case", total=len(cases))
+
+    t0 = time.perf_counter()
+    collected = collect_samples(_case_stream(cases), CandidateInputSpec(), sampling, options.seed,
+                                roi_source=options.roi_source, progress=wrap)
+    return CollectedSamples(collected.samples, collected.scans, time.perf_counter() - t0)
+
+
+def fit_candidates(
+    cases: Sequence,
+    collected: CollectedSamples,
+    recipe: Recipe | str,
+    out_dir: str | os.PathLike[str],
+    options: TrainOptions,
+) -> Path:
+    """Split ``collected`` (the samples of ``cases``) by patient, train ``recipe``, write the model folder."""
     from cacscore.errors import CacscoreError
     from cacscore.models.candidate_net import CLASS_CODES, CLASS_NAMES
     from cacscore.models.checkpoint import json_text, save_model_folder
@@ -384,30 +450,12 @@ def train_candidates(
         train_classifier,
     )
 
-    if options.folds:
-        raise CacscoreError("the candidates task trains one model; --folds is for the patches task")
-    if options.split != "patient":
-        raise CacscoreError("the candidates task splits by patient only; leave --split out")
-    recipe, sampling = candidate_recipe(recipe)
+    cases, (recipe, sampling) = _check(cases, recipe, options)
     overrides = {k: v for k, v in (("epochs", options.epochs),) if v is not None}
     recipe = recipe.with_overrides(**overrides)
-    cases = [c for c in cases if c.has_reference]
-    if len(cases) < 3:
-        raise CacscoreError(f"the candidates task needs at least 3 cases with reference labels, "
-                            f"the dataset has {len(cases)}")
     spec = CandidateInputSpec()
-    t0 = time.perf_counter()
-    wrap = None
-    if options.progress:
-        from tqdm.auto import tqdm
-
-        def wrap(it):
-            return tqdm(it, desc="candidates", unit="case", total=len(cases))
-
-    collected = collect_samples(_case_stream(cases), spec, sampling, options.seed,
-                                roi_source=options.roi_source, progress=wrap)
     samples = collected.samples
-    sampling_seconds = time.perf_counter() - t0
+    sampling_seconds = collected.seconds
     patient_of = {c.case_id: (c.patient_id or c.case_id) for c in cases}
     vendor_of = {(c.patient_id or c.case_id): str(c.vendor) for c in cases}
     patients = unique_patients(list(patient_of.values()))
