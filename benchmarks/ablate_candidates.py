@@ -74,7 +74,8 @@ def _table(rows: list[dict], cohorts: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("train", type=Path)
     parser.add_argument("--eval", type=Path, action="append", required=True, dest="evals")
     parser.add_argument("-o", "--output", type=Path, required=True)
@@ -95,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     if cache.is_file():
         collected = CollectedSamples.load(cache)
     else:
-        collected = sample_cases([c for c in cases if c.has_reference], candidate_recipe("default")[1], options)
+        labelled = [c for c in cases if c.has_reference]
+        collected = sample_cases(labelled, candidate_recipe("default")[1], options)
         collected.save(cache)
     print(f"{len(collected.samples)} samples of {len(collected.scans)} cases ({collected.seconds:.0f} s)",
           flush=True)
