@@ -16,7 +16,6 @@ from cacscore.detection.pipeline import PredictOptions, load_predictor
 from cacscore.io import read_mask, read_volume, write_mask, write_volume
 from cacscore.labels import Artery
 from cacscore.phantom import generate_case
-from cacscore.scoring import score_volume
 from cacscore.volume import Volume
 
 

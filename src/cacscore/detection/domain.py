@@ -2,9 +2,12 @@
 
 A classifier trained on one kind of scan can be confidently wrong on another. The model folder records,
 from its training scans, the range of each scan measure (slice increment, pixel size, noise, soft-tissue
-and fat HU) and of each candidate descriptor (the 0.5th to 99.5th percentile over all training
-candidates). :func:`check_domain` compares a new scan with them and says in words a clinician reads
-what is unusual. It never changes a label; it warns.
+and fat HU) and of each candidate descriptor (smallest and largest over all training candidates).
+:func:`check_domain` compares a new scan with them and says in words a clinician reads what is unusual:
+a scan measure outside its range (with a tolerance), more than :data:`MAX_UNUSUAL_SHARE` of the
+candidates with a descriptor outside its range (by more than :data:`DESCRIPTOR_MARGIN` of the range), or
+any such candidate called coronary. With thousands of training candidates a candidate like them falls
+outside one of the 24 ranges about once in a hundred. It never changes a label; it warns.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ DESCRIPTOR_GROUPS: dict[str, tuple[str, ...]] = {
 
 #: Share of candidates with a descriptor outside the training range above which the scan is flagged.
 MAX_UNUSUAL_SHARE = 0.25
+#: How far (a fraction of the training range) a descriptor may lie beyond it before it counts as outside.
+DESCRIPTOR_MARGIN = 0.05
 
 
 def scan_measures(volume: Volume, reference: TissueReference) -> dict[str, float]:
@@ -54,7 +59,7 @@ class TrainingDomain:
 
     Attributes:
         scan_ranges: scan measure -> (min, max) over the training scans.
-        descriptor_ranges: (F, 2) 0.5th and 99.5th percentiles of each descriptor over the training
+        descriptor_ranges: (F, 2) smallest and largest value of each descriptor over the training
             candidates.
         descriptor_names: the descriptor columns.
     """
@@ -69,7 +74,8 @@ class TrainingDomain:
         ranges = {key: (float(min(s[key] for s in scans)), float(max(s[key] for s in scans)))
                   for key in SCAN_MEASURES}
         d = np.asarray(descriptors, float)
-        bounds = np.percentile(d, [0.5, 99.5], axis=0).T if len(d) else np.zeros((len(DESCRIPTOR_NAMES), 2))
+        empty = np.zeros((len(DESCRIPTOR_NAMES), 2))
+        bounds = np.stack([d.min(axis=0), d.max(axis=0)], axis=1) if len(d) else empty
         return cls(ranges, bounds)
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,7 +139,8 @@ def check_domain(
     unusual: tuple[int, ...] = ()
     if len(d):
         lo, hi = domain.descriptor_ranges[:, 0], domain.descriptor_ranges[:, 1]
-        outside = (d < lo) | (d > hi)
+        margin = DESCRIPTOR_MARGIN * (hi - lo)
+        outside = (d < lo - margin) | (d > hi + margin)
         unusual = tuple(int(i) for i in np.flatnonzero(outside.any(axis=1)))
         share = len(unusual) / len(d)
         unusual_coronary = [i for i in unusual if coronary[i]]
