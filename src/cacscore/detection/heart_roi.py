@@ -82,9 +82,10 @@ class RoiSettings:
             rounded heart cap).
         min_hump_prominence, min_flank: how the heart is told from the liver when a scan reaches into the
             abdomen (:func:`_heart_hump`): the core's area along z has a hump per organ where its dip is at
-            least this fraction of the hump's height, and the heart's widest slice has lung on both sides in
-            at least ``min_flank`` of its central rows (lung2 of the real chest CTs: the heart 1.00, the
-            liver's widest slice 0.48).
+            least this fraction of the hump's height (a chest-protocol phantom's heart hump stands 9 % above
+            its dip to the liver's), and the heart's widest slice has lung on both sides in at least
+            ``min_flank`` of its central rows (lung2 of the real chest CTs: the heart 1.00, the liver's
+            widest slice 0.48).
         thorax: how body, lungs and bone are found (:class:`~cacscore.detection.thorax.ThoraxSettings`).
     """
 
@@ -98,7 +99,7 @@ class RoiSettings:
     beyond_hull_mm: float = 30.0
     extend_mm: float = 9.0
     extend_taper: float = 2.0
-    min_hump_prominence: float = 0.2
+    min_hump_prominence: float = 0.05
     min_flank: float = 0.75
     thorax: ThoraxSettings = field(default_factory=ThoraxSettings)
 
@@ -232,13 +233,15 @@ def _limit_heart_slices(
 def _heart_hump(
     area: np.ndarray, core: np.ndarray, lungs: np.ndarray, settings: RoiSettings, superior_up: bool
 ) -> tuple[int, int | None]:
-    """The widest slice of the heart and the waist slice between it and a hump towards the feet (or None).
+    """The widest slice of the heart and the waist slice between it and the abdomen below it (or None).
 
     The core's area along z is split into humps at its dips (peaks whose prominence is at least
     ``min_hump_prominence`` of their height). The heart's hump is the largest one whose widest slice is
     flanked by lung on both sides (``min_flank``): the liver and spleen under the diaphragm touch the
-    chest wall where the heart has the lungs beside it. When no hump is flanked (a field of view that cuts
-    the lungs off), the largest hump is taken.
+    chest wall where the heart has the lungs beside it. The core is cut at the lowest slice between the
+    heart's hump and the next hump towards the feet only when that hump is not flanked (an abdominal
+    organ; a second hump of the heart itself is flanked too). When no hump is flanked (a field of view that
+    cuts the lungs off), the largest hump is taken and nothing is cut.
     """
     from scipy.signal import find_peaks
 
@@ -248,15 +251,18 @@ def _heart_hump(
     peaks = peaks[keep] - 1
     if peaks.size == 0:
         return int(np.argmax(area)), None
-    flanked = [p for p in peaks if _lung_flank(core[p], lungs[p]) >= settings.min_flank]
-    chosen = max(flanked or list(peaks), key=lambda p: area[p])
-    # the lowest slice between the heart's hump and the next hump towards the feet
+    flanked = {int(p) for p in peaks if _lung_flank(core[p], lungs[p]) >= settings.min_flank}
+    if not flanked:
+        return int(max(peaks, key=lambda p: area[p])), None
+    chosen = max(flanked, key=lambda p: area[p])
     below = peaks[peaks < chosen] if superior_up else peaks[peaks > chosen]
     if below.size == 0:
-        return int(chosen), None
+        return chosen, None
     neighbour = int(below[-1] if superior_up else below[0])
-    lo, hi = sorted((neighbour, int(chosen)))
-    return int(chosen), lo + int(np.argmin(area[lo : hi + 1]))
+    if neighbour in flanked:
+        return chosen, None
+    lo, hi = sorted((neighbour, chosen))
+    return chosen, lo + int(np.argmin(area[lo : hi + 1]))
 
 
 def _lung_flank(core2d: np.ndarray, lungs2d: np.ndarray) -> float:
