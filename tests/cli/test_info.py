@@ -19,10 +19,10 @@ def _volume() -> Volume:
 
 def test_info_on_dicom_folder(tmp_path, capsys):
     vol = _volume()
-    write_dicom_series(vol, tmp_path / "a", series_uid="1.2.826.0.1.1", patient_name="Doe^Jane",
-                       patient_id="PID12345")
+    write_dicom_series(vol, tmp_path / "a", series_uid="1.2.826.0.1.1", study_uid="1.2.826.0.1",
+                       patient_name="Doe^Jane", patient_id="PID12345")
     small = Volume(vol.hu[:2], vol.spacing_zyx_mm, vol.origin_xyz_mm, vol.direction, vol.info)
-    write_dicom_series(small, tmp_path / "b", series_uid="1.2.826.0.1.2")
+    write_dicom_series(small, tmp_path / "b", series_uid="1.2.826.0.1.2", study_uid="1.2.826.0.1")
     assert main(["info", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     lines = dict(line.split("  ", 1) for line in out.splitlines())
