@@ -43,14 +43,17 @@ def test_missing_input_exit_2_nothing_written(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_damaged_input_exit_2_nothing_written(tmp_path, capsys):
+def test_damaged_input_exit_2_only_its_summary_row_written(tmp_path, capsys):
     bad = tmp_path / "broken.nii.gz"
     bad.write_bytes(b"\x1f\x8b not really gzip")
     out = tmp_path / "out"
     code = main(["predict", str(bad), "-o", str(out)])
     err = capsys.readouterr().err
-    assert code == 2 and "broken" in err and "Traceback" not in err
-    assert not out.exists()
+    assert code == 2 and "Traceback" not in err
+    assert len(err.splitlines()) == 1 and err.startswith("cacscore predict: error: ") and "broken" in err
+    assert sorted(p.name for p in out.iterdir()) == ["summary.csv"]  # no case folder, no staging left
+    rows = list(csv.DictReader((out / "summary.csv").open()))
+    assert [(r["case_id"], r["status"]) for r in rows] == [("broken", "error")] and rows[0]["error"]
     assert bad.read_bytes() == b"\x1f\x8b not really gzip"
 
 

@@ -73,7 +73,7 @@ def test_predict_and_batch_outputs_and_logs_hold_no_phi(dicom_cohort, random_mod
     assert code == 0, log_predict
     code, log_batch = _run(["batch", str(root / "cohort"), "-o", str(root / "out_batch"), "--workers", "1",
                             "--model", str(random_model_dir), "--heart-mask", str(masks)])
-    assert code == 1, log_batch  # one case failed
+    assert code == 2, log_batch  # one case failed on its input (exit 2, as every user error)
     assert "ct_broken" in log_batch and "ct_broken" in (root / "out_batch" / "summary.csv").read_text()
 
     outputs = _non_dicom(root / "out_predict") + _non_dicom(root / "out_batch")
