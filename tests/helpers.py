@@ -1,18 +1,29 @@
-"""Shared by the batch, privacy and robustness tests (loaded by path from their conftest.py files).
+"""Helpers shared by the tests of several folders (``import helpers``; tests/conftest.py puts this folder on
+the path, and the ``helpers`` fixture hands the module to tests that take it as a fixture).
 
-A randomly initialised candidate model folder built through the models registry and checkpoint writer, and
-small synthetic scans (soft tissue, a heart mask, a few calcified blobs) so that cohorts run in seconds.
+- A randomly initialised candidate model folder built through the models registry and checkpoint writer,
+  and small synthetic scans (soft tissue, a heart mask, a few calcified blobs) so that cohorts run in
+  seconds.
+- The planted patient identity of the privacy tests.
+- What every robustness test checks: a listing of a folder (any write, rename or chmod shows), checksums
+  of inputs, the CLI run in-process with its output, and a reader's one-line error.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
 import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from cacscore.errors import CacscoreError
 from cacscore.volume import ScanInfo, Volume
 
+#: A patient name and ID planted in DICOM inputs; no output but the DICOM SEG may contain them.
 PATIENT_NAME = "Zyxwertz^Quilliam"
 PATIENT_ID = "PID-83417265"
 
@@ -73,3 +84,44 @@ def comparable(result_json: Path) -> dict:
     result.pop("timings_s", None)
     return result
 
+
+
+def listing(folder: Path) -> dict[str, tuple[int, int, int]]:
+    """Every entry under ``folder`` with size, mtime and mode: any write, rename or chmod shows."""
+    return {
+        str(p.relative_to(folder)): (p.lstat().st_size, p.lstat().st_mtime_ns, p.lstat().st_mode)
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder`` (the inputs' content, byte for byte)."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
+
+
+def run_cli(argv: list[str]) -> tuple[int, str, str]:
+    """``cacscore ARGV`` in this process: (exit status, stdout, stderr)."""
+    from cacscore.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def error_lines(err: str) -> list[str]:
+    """The lines of stderr that are not log lines (warnings, progress)."""
+    return [line for line in err.splitlines() if line.strip() and not line.startswith(("WARNING:", "INFO:"))]
+
+
+def assert_read_error(root: Path, source, pattern: str, **kw) -> CacscoreError:
+    """``read_volume(source)`` raises one line matching ``pattern`` and writes nothing under ``root``."""
+    from cacscore.io import read_volume
+
+    before = listing(root)
+    with pytest.raises(CacscoreError, match=pattern) as info:
+        read_volume(source, **kw)
+    assert "\n" not in str(info.value)
+    assert listing(root) == before
+    return info.value

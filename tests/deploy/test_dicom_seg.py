@@ -10,6 +10,7 @@ from cacscore.errors import CacscoreError
 from cacscore.io.seg import ARTERY_SCT_CODES, write_dicom_seg
 from cacscore.labels import Artery
 from cacscore.volume import ScanInfo, Volume
+from helpers import PATIENT_ID
 
 SHAPE = (6, 24, 20)
 SPACING = (3.0, 0.7, 0.7)
@@ -106,7 +107,7 @@ def test_seg_keeps_required_patient_and_study_fields_only(tmp_path, ct_series_wr
     for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID",
                     "StudyDate", "StudyTime", "StudyID", "AccessionNumber"):
         assert keyword in ds, keyword
-    assert str(ds.PatientID) == "PID-83417265"
+    assert str(ds.PatientID) == PATIENT_ID
     # optional identifying or clinical fields of the source are not carried over
     for keyword in ("PatientAge", "PatientWeight", "OtherPatientIDs", "StudyDescription", "InstitutionName"):
         assert keyword not in ds, keyword
