@@ -125,3 +125,13 @@ def assert_read_error(root: Path, source, pattern: str, **kw) -> CacscoreError:
     assert "\n" not in str(info.value)
     assert listing(root) == before
     return info.value
+
+
+def dicom_files_in_slice_order(folder: Path) -> list[Path]:
+    """The .dcm files of a folder sorted by slice position (ImagePositionPatient z; names may be hashes)."""
+    import pydicom
+
+    def z(f: Path) -> float:
+        return float(pydicom.dcmread(f, stop_before_pixels=True).ImagePositionPatient[2])
+
+    return sorted((f for f in folder.iterdir() if f.suffix.lower() == ".dcm"), key=z)

@@ -27,7 +27,7 @@ from cacscore.case_ids import OUTPUT_FOLDER_FILES, case_id_for, case_ids_for, ch
 from cacscore.detection.pipeline import MASK_FORMATS, Prediction, PredictOptions, Predictor, load_predictor
 from cacscore.errors import CacscoreError
 from cacscore.io.atomic import recover_folder, replace_folder, staging_name
-from cacscore.log import CollectedWarnings, collect_warnings, get_logger, warning_line
+from cacscore.log import CollectedWarnings, collect_warnings, get_logger, printable, warning_line
 from cacscore.volume import Volume
 
 log = get_logger(__name__)
@@ -152,7 +152,7 @@ def _case_warnings(result: dict, volume: Volume, notes: Sequence[str],
     merged: list[str] = []
     sources = [volume.info.warnings, notes, result.get("warnings") or [],
                caught.own if caught is not None else []]
-    for message in (m for group in sources for m in group):
+    for message in (printable(m) for group in sources for m in group):
         if message not in merged and message not in ((result.get("scan") or {}).get("warnings") or []):
             merged.append(message)
     summary = caught.summary() if caught is not None else None
@@ -318,9 +318,9 @@ def _run_case(input_path: Path, case_dir: Path, case_id: str, options: PredictOp
 
 def _error_text(message: str, input_path: Path, values: set[str]) -> str:
     """An error message that names its input (prefixed when it does not), on one line, without PHI."""
-    text = " ".join(message.split())
-    if input_path.name not in text:
-        text = f"{input_path}: {text}"
+    text = printable(message)
+    if printable(input_path.name) not in text:
+        text = f"{printable(str(input_path))}: {text}"
     return _redacted(text, values)
 
 

@@ -30,6 +30,12 @@ def get_logger(name: str) -> logging.Logger:
     return logging.getLogger(name if name.startswith("cacscore") else f"cacscore.{name}")
 
 
+def printable(text: str) -> str:
+    """``text`` as it can be written to a UTF-8 file or terminal: bytes of a file name that are not UTF-8
+    (Python's surrogate escapes) are shown as ``\\udcXX``; on one line."""
+    return " ".join(text.encode("utf-8", "backslashreplace").decode("utf-8").split())
+
+
 def warning_line(subject: str, warnings: list[str]) -> str:
     """One line for all the warnings of ``subject`` (a case or a file), shortened to
     :data:`WARNING_LINE_CHARS`."""
@@ -51,43 +57,59 @@ def _pattern(message: str) -> str:
 
 @dataclass
 class CollectedWarnings:
-    """What :func:`collect_warnings` caught: third-party messages by (source, pattern), and cacscore's own."""
+    """What :func:`collect_warnings` catches, readable while the block still runs: third-party messages
+    (Python warnings, other libraries' log records, ITK's messages) and cacscore's own held-back warnings."""
 
-    counts: Counter = field(default_factory=Counter)
-    examples: dict[tuple[str, str], str] = field(default_factory=dict)
+    python: list = field(default_factory=list)  # warnings.WarningMessage, filled by warnings.catch_warnings
+    logged: Counter = field(default_factory=Counter)  # (library, message) -> records
+    itk: Counter = field(default_factory=Counter)  # message -> count
     own: list[str] = field(default_factory=list)
 
-    def add(self, source: str, message: str, count: int = 1) -> None:
-        """Count one third-party message (``count`` times)."""
-        message = " ".join(message.split())
-        key = (source, _pattern(message))
-        self.counts[key] += count
-        self.examples.setdefault(key, message)
+    def _messages(self) -> Counter:
+        """(source, message) -> count; a message pydicom both logs and warns counts once (the larger)."""
+        warned: Counter = Counter()
+        for w in self.python:
+            warned[(_source_of(w.filename, w.category), " ".join(str(w.message).split()))] += 1
+        merged = Counter({key: max(warned[key], self.logged[key]) for key in set(warned) | set(self.logged)})
+        merged.update({("ITK", message): n for message, n in self.itk.items()})
+        return merged
+
+    def _by_pattern(self) -> tuple[Counter, dict[tuple[str, str], str]]:
+        counts: Counter = Counter()
+        examples: dict[tuple[str, str], str] = {}
+        for (source, message), n in sorted(self._messages().items()):
+            key = (source, _pattern(message))
+            counts[key] += n
+            examples.setdefault(key, message)
+        return counts, examples
 
     @property
     def total(self) -> int:
-        """Number of third-party warnings caught."""
-        return sum(self.counts.values())
+        """Number of third-party warnings caught so far."""
+        return sum(self._messages().values())
 
     def records(self) -> list[dict[str, object]]:
         """The third-party warnings for result.json: source, count and one example each, most frequent
         first (at most :data:`MAX_KEPT_MESSAGES`)."""
-        return [{"source": source, "count": n, "message": self.examples[(source, pattern)]}
-                for (source, pattern), n in self.counts.most_common(MAX_KEPT_MESSAGES)]
+        counts, examples = self._by_pattern()
+        return [{"source": source, "count": n, "message": examples[(source, pattern)]}
+                for (source, pattern), n in counts.most_common(MAX_KEPT_MESSAGES)]
 
     def summary(self) -> str | None:
         """One line saying how many third-party warnings came from where, with the most frequent."""
-        if not self.counts:
+        counts, examples = self._by_pattern()
+        if not counts:
             return None
-        sources = Counter()
-        for (source, _), n in self.counts.items():
+        sources: Counter = Counter()
+        for (source, _), n in counts.items():
             sources[source] += n
-        (source, pattern), n = self.counts.most_common(1)[0]
-        example = self.examples[(source, pattern)]
+        (source, pattern), n = counts.most_common(1)[0]
+        example = examples[(source, pattern)]
         example = example if len(example) <= 90 else example[:87] + "..."
         by_source = ", ".join(f"{k} {v}" for k, v in sources.most_common())
-        return (f"{self.total} warning(s) from other libraries ({by_source}), most often {n} x "
-                f"{source}: {example!r}")
+        distinct = len(self._messages())
+        return (f"{sum(counts.values())} warning(s) ({distinct} distinct) from other libraries "
+                f"({by_source}), most often {n} x {source}: {example!r}")
 
 
 def _source_of(filename: str, category: type[Warning]) -> str:
@@ -107,11 +129,10 @@ class _LoggerRecords(logging.Handler):
     def __init__(self, collected: CollectedWarnings) -> None:
         super().__init__(logging.WARNING)
         self.collected = collected
-        self.counts: Counter = Counter()
 
     def emit(self, record: logging.LogRecord) -> None:
         if not record.name.startswith("cacscore"):
-            self.counts[(record.name.split(".")[0], " ".join(record.getMessage().split()))] += 1
+            self.collected.logged[(record.name.split(".")[0], " ".join(record.getMessage().split()))] += 1
 
 
 class _HoldBack(logging.Filter):
@@ -138,7 +159,7 @@ def _itk_logger(collected: CollectedWarnings):
         def _keep(self, text: str) -> None:
             lines = [ln for ln in text.splitlines() if ln.strip() and not _ITK_SOURCE_LINE.match(ln)]
             if lines:
-                collected.add("ITK", _ITK_ADDRESS.sub("", " ".join(lines)))
+                collected.itk[" ".join(_ITK_ADDRESS.sub("", " ".join(lines)).split())] += 1
 
         def DisplayText(self, text: str) -> None:  # noqa: N802 (SimpleITK's names)
             self._keep(text)
@@ -162,7 +183,6 @@ def _itk_logger(collected: CollectedWarnings):
 def collect_warnings() -> Iterator[CollectedWarnings]:
     """Catch every warning issued inside the block (see the module docstring); nothing of it prints.
 
-    pydicom both logs and warns each message: a message counts once (the larger of its two counts).
     Not thread-safe (Python's warning filters are process-wide): one case at a time per process.
     """
     collected = CollectedWarnings()
@@ -177,14 +197,10 @@ def collect_warnings() -> Iterator[CollectedWarnings]:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            collected.python = caught
             yield collected
     finally:
         previous_itk.SetAsGlobalITKLogger()
         root.removeHandler(records)
         for handler in package.handlers:
             handler.removeFilter(hold_back)
-        from_warnings: Counter = Counter()
-        for w in caught:
-            from_warnings[(_source_of(w.filename, w.category), " ".join(str(w.message).split()))] += 1
-        for key in set(from_warnings) | set(records.counts):
-            collected.add(*key, count=max(from_warnings[key], records.counts[key]))

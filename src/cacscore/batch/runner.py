@@ -230,12 +230,13 @@ def _run_pool(todo: list[BatchCase], out: Path, options: Any, workers: int, done
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
     """Stop the pool's worker processes now (an interrupt): cancel what waits, terminate what runs."""
-    pool.shutdown(wait=False, cancel_futures=True)
     terminate = getattr(pool, "terminate_workers", None)  # Python 3.14
     if terminate is not None:
         terminate()
         return
+    # the processes before shutdown, which forgets them; Python < 3.14 has no public way to stop them
     processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.terminate()
     for process in processes:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from typing import Any, NoReturn
 
 #: Exit statuses: all went well; a bug in cacscore (an internal error); a problem with the user's input or
@@ -39,3 +42,33 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+@contextlib.contextmanager
+def deferred_interrupt() -> Iterator[None]:
+    """Hold a Ctrl-C back until the block ends, then raise it.
+
+    For loading native libraries (torch's pybind11 modules): a KeyboardInterrupt raised inside their
+    initialisation escapes through C++ and aborts the process (``std::terminate``, exit 134) instead of
+    reaching the one-line "interrupted" of :func:`cacscore.cli.main.main`.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def import_engine_libraries(engine: str) -> None:
+    """Import the inference engine's native library (torch, unless the engine is ONNX) with Ctrl-C held
+    back (:func:`deferred_interrupt`); a missing library is left for the engine to report."""
+    if engine == "onnx":
+        return
+    with deferred_interrupt(), contextlib.suppress(ImportError):
+        import torch  # noqa: F401

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cacscore.cli._common import exit_status, one_line, progress_enabled
+from cacscore.cli._common import exit_status, import_engine_libraries, one_line, progress_enabled
 
 COMMAND = "batch"
 HELP = "score every scan of a folder or manifest (process pool or Dask; resumable; shardable)"
@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from cacscore.cli.predict import options_from_args
 
     options = options_from_args(args)
+    import_engine_libraries(options.engine)
     bar = None
     failed = 0
 

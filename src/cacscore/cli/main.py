@@ -29,8 +29,13 @@ def _command_modules() -> list[str]:
     return sorted(n for n in names if n != "main" and not n.startswith("_"))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every discovered subcommand."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser with every discovered subcommand.
+
+    Only ``command``'s own arguments are added (all of them when ``command`` is None): a command's
+    ``add_arguments`` may import heavy modules (``train`` lists recipes that import torch), and
+    ``cacscore predict`` should not wait for them, nor a Ctrl-C in its first second find it importing.
+    """
     parser = OneLineParser(
         prog="cacscore",
         description="Coronary artery calcium detection and scoring on cardiac CT.",
@@ -44,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         if not hasattr(module, "run"):
             continue
         p = sub.add_parser(module.COMMAND, help=module.HELP, description=module.HELP)
-        module.add_arguments(p)
+        if command is None or command == module.COMMAND:
+            module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
 
@@ -62,7 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cacscore`` console script; returns the exit status."""
     command = "cacscore"
     try:
-        parser = build_parser()
+        argv = sys.argv[1:] if argv is None else list(argv)
+        parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
         args = parser.parse_args(argv)
         if not getattr(args, "_run", None):
             parser.print_help()

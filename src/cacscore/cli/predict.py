@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cacscore.cli._common import exit_status, one_line, progress_enabled
+from cacscore.cli._common import exit_status, import_engine_libraries, one_line, progress_enabled
 from cacscore.errors import CacscoreError
 
 COMMAND = "predict"
@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder(out_dir, inputs)
     case_ids = case_ids_for(inputs)
     options = options_from_args(args)
+    import_engine_libraries(options.engine)
     predictor = load_predictor(options)
     outcomes = []
     cases = list(zip(inputs, case_ids, strict=True))

@@ -100,10 +100,15 @@ def decode_all(ds) -> None:
                 _ = element.value
 
 
-def _sop_class(ds) -> str:
+def _could_be_ct(ds) -> bool:
+    """True unless the object says, consistently, that it is of another kind than a CT image: its SOP class
+    (in the dataset and in the file meta, which comes first in the file) is known and is not CT Image
+    Storage. A file cut short inside its header has a partial SOP class that disagrees with the meta."""
     meta = getattr(ds, "file_meta", None)
-    meta_class = meta.get("MediaStorageSOPClassUID", "") if meta is not None else ""
-    return str(ds.get("SOPClassUID", "") or meta_class or "")
+    meta_class = str(meta.get("MediaStorageSOPClassUID", "") or "") if meta is not None else ""
+    own_class = str(ds.get("SOPClassUID", "") or "")
+    classes = {c for c in (meta_class, own_class) if c}
+    return not classes or CT_IMAGE_STORAGE in classes or len(classes) > 1
 
 
 def _damaged(path: Path, why: str) -> CacscoreError:
@@ -152,7 +157,7 @@ def read_headers(files: Sequence[Path], strict: bool) -> tuple[list[DicomHeader]
             skipped.append(f)
             continue
         if not geometry_readable(ds):
-            if _sop_class(ds) in ("", CT_IMAGE_STORAGE):
+            if _could_be_ct(ds):
                 raise _damaged(f, "a CT image without a readable position, orientation, spacing or size")
             if strict:
                 raise CacscoreError(f"{f} is not a DICOM image with a position; give only the slices of one "

@@ -36,7 +36,7 @@ import numpy as np
 from cacscore.errors import CacscoreError
 from cacscore.io import dicom_checks as checks
 from cacscore.io.dicom_files import DicomHeader, folder_or_files, list_files, read_headers
-from cacscore.io.validate import check_declared_size, check_volume
+from cacscore.io.validate import check_declared_size, check_hu, check_volume
 from cacscore.volume import ScanInfo, Volume
 
 #: Plausible ranges of the acquisition numbers kept in ScanInfo (a value outside is ignored, with a warning).
@@ -118,13 +118,15 @@ def _read_dicom_series(
 
 
 def _read_pixels(headers: list[DicomHeader], rows: int, columns: int, warnings: list[str]) -> np.ndarray:
-    """HU of every slice (z, y, x), after each slice's pixel data length is checked against its header."""
+    """HU of every slice (z, y, x): each slice's pixel data length is checked against its header first, its
+    HU (finite, within CT's range) after, then the rescale steps between slices."""
     for h in headers:
         checks.check_pixel_bytes(h)
     hu = np.empty((len(headers), rows, columns), dtype=np.float32)
     rescales: list[tuple[float, float] | None] = []
     for k, h in enumerate(headers):
         hu[k], slice_rescale = _slice_hu(h.path, (rows, columns))
+        check_hu(hu[k], str(h.path))  # a damaged rescale names its own slice
         rescales.append(slice_rescale)
     if all(r is None for r in rescales):
         warnings.append("the slices have no RescaleSlope/RescaleIntercept: the stored values are taken as HU")

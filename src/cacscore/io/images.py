@@ -27,7 +27,7 @@ from cacscore.io.metaimage import check_metaimage
 from cacscore.io.nifti import check_nifti
 from cacscore.io.nrrd import check_nrrd
 from cacscore.io.validate import check_volume
-from cacscore.log import get_logger
+from cacscore.log import get_logger, printable
 from cacscore.volume import ScanInfo, Volume
 
 log = get_logger(__name__)
@@ -52,10 +52,9 @@ def sitk_path(path: str | os.PathLike[str]) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        shown = text.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
         raise CacscoreError(
-            f"{shown}: the path holds bytes that are not UTF-8, which the image library cannot open; "
-            "rename the file or folder"
+            f"{printable(text)}: the path holds bytes that are not UTF-8, which the image library cannot "
+            "open; rename the file or folder"
         ) from None
     return text
 

@@ -8,12 +8,13 @@ budget, and the data is measured (decompressed, for compressed data) before ITK 
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from cacscore.errors import CacscoreError
-from cacscore.io.validate import check_declared_size
+from cacscore.io.validate import SPACING_LIMITS_MM, check_declared_size
 
 #: Bytes per element of each MetaImage ElementType.
 ELEMENT_BYTES: dict[str, int] = {
@@ -82,6 +83,21 @@ def _dims(header: MetaImageHeader) -> list[int]:
     return dims
 
 
+def _check_spacing(header: MetaImageHeader) -> None:
+    """ElementSpacing must be finite and within :data:`SPACING_LIMITS_MM` (ITK reads -1 as 1 mm)."""
+    text = header.fields.get("ElementSpacing")
+    if text is None:
+        return
+    try:
+        spacing = [float(v) for v in text.split()]
+    except ValueError:
+        spacing = [math.nan]
+    low, high = SPACING_LIMITS_MM
+    if not all(math.isfinite(v) and low <= v <= high for v in spacing):
+        raise CacscoreError(f"{header.path} has ElementSpacing {text!r} (x, y, z): a CT voxel is {low:g} to "
+                            f"{high:g} mm; the header is damaged")
+
+
 def _expected_bytes(header: MetaImageHeader, dims: list[int]) -> int:
     element = header.fields.get("ElementType", "")
     if element not in ELEMENT_BYTES:
@@ -141,12 +157,14 @@ def check_metaimage(path: Path) -> None:
     """Refuse a MetaImage whose data ITK would read short, zero-filled or not at all.
 
     Raises:
-        CacscoreError: not a header; damaged DimSize/ElementType; a size of 0 or beyond the memory budget;
+        CacscoreError: not a header; damaged DimSize/ElementType/ElementSpacing; a size of 0 or beyond the
+            memory budget;
             a missing, non-regular or multi-file data file; data shorter than DimSize x element size; a
             ``CompressedDataSize`` beyond the data; compressed data that does not decompress to that size.
     """
     header = read_header(path)
     dims = _dims(header)
+    _check_spacing(header)
     expected = _expected_bytes(header, dims)
     data = _data_file(header)
     available = data.stat().st_size - header.data_offset

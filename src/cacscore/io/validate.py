@@ -110,7 +110,7 @@ def check_hu(hu: np.ndarray, source: str) -> None:
         bad = int(hu.size - np.count_nonzero(finite))
         first = tuple(int(i) for i in np.argwhere(~finite)[0])
         raise CacscoreError(
-            f"{source} holds {bad} NaN or infinite voxel(s) (the first at z, y, x = {first}): a CT image "
+            f"{source} holds {bad} NaN or infinite voxel(s) (the first at index {first}): a CT image "
             "holds finite HU; fill them (e.g. with -1024) or re-export the image"
         )
     if hu.size:
