@@ -78,6 +78,18 @@ def write_cohort(root: Path, n_cases: int, seed: int = 0) -> tuple[Path, Path]:
     return images, masks
 
 
+def result_mtimes(out: Path) -> dict[str, int]:
+    """Case id -> mtime (ns) of its result.json in an output folder: which cases are done, and when."""
+    return {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/result.json")}
+
+
+def predict_options(model_dir: Path, heart_masks: Path | None, **kw):
+    """PredictOptions on the CPU with a model folder and (optionally) a heart-mask folder."""
+    from cacscore.detection.pipeline import PredictOptions
+
+    return PredictOptions(model_dir=model_dir, heart_mask=heart_masks, device="cpu", **kw)
+
+
 def comparable(result_json: Path) -> dict:
     """A result.json without the fields that legitimately differ between runs (timings)."""
     result = json.loads(result_json.read_text())
@@ -135,3 +147,65 @@ def dicom_files_in_slice_order(folder: Path) -> list[Path]:
         return float(pydicom.dcmread(f, stop_before_pixels=True).ImagePositionPatient[2])
 
     return sorted((f for f in folder.iterdir() if f.suffix.lower() == ".dcm"), key=z)
+
+
+def edit_dicom(files, **values) -> None:
+    """Set header fields of DICOM files in place (a value of None deletes the field)."""
+    import pydicom
+
+    for f in files:
+        ds = pydicom.dcmread(f)
+        for key, value in values.items():
+            if value is None:
+                delattr(ds, key)
+            else:
+                setattr(ds, key, value)
+        ds.save_as(f)
+
+
+def batch_command(images: Path, out: Path, model_dir: Path, masks: Path, *extra: str) -> list[str]:
+    """``cacscore batch`` as the console script runs it, for a subprocess (on the CPU, with heart masks)."""
+    import sys
+
+    return [sys.executable, "-c", "import sys; from cacscore.cli.main import main; sys.exit(main())",
+            "batch", str(images), "-o", str(out), "--model", str(model_dir), "--heart-mask", str(masks),
+            "--device", "cpu", *extra]
+
+
+def wait_for_results(out: Path, process, n: int, timeout_s: float = 120) -> None:
+    """Wait until ``n`` cases of ``out`` are done, the process ended, or ``timeout_s`` passed."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while len(result_mtimes(out)) < n and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def assert_killed_batch_resumes(images: Path, masks: Path, model_dir: Path, out: Path,
+                                kill_after: int) -> None:
+    """SIGKILL a batch (its whole process group) once ``kill_after`` cases are done; then every case folder
+    is complete or absent, and a new run does exactly the cases left, leaving no hidden staging."""
+    import os
+    import signal
+    import subprocess
+
+    from cacscore.batch import run_batch
+
+    n_cases = len([p for p in images.iterdir() if p.name.endswith(".nii.gz")])
+    process = subprocess.Popen(batch_command(images, out, model_dir, masks), start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_results(out, process, kill_after)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    finished = result_mtimes(out)
+    assert 0 < len(finished) < n_cases, "the run must be killed part-way for this test to mean anything"
+    for folder in (p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        assert {"result.json", "report.html", "calcium.nii.gz"} <= {f.name for f in folder.iterdir()}, folder
+    report = run_batch(images, out, predict_options(model_dir, masks))
+    assert sorted(report.skipped) == sorted(finished)
+    assert len(report.outcomes) == n_cases - len(finished) and not report.failed
+    after = result_mtimes(out)
+    assert len(after) == n_cases and all(after[k] == v for k, v in finished.items())
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # stale staging cleaned

@@ -179,7 +179,6 @@ def write_case_outputs(
     and other libraries' warnings in ``result["third_party_warnings"]``.
     """
     from cacscore.io import write_mask
-    from cacscore.privacy import redact
     from cacscore.reporting import render_report_html, write_result_json
 
     timings: dict[str, float] = {}
@@ -199,12 +198,12 @@ def write_case_outputs(
             _write_seg(staging / SEG_NAME, prediction, notes)
             timings["write_seg"] = time.perf_counter() - t
         values = set(redact_values)
-        warnings = [redact(w, values) for w in _case_warnings(result, prediction.volume, notes, caught)]
+        warnings = [_redacted(w, values) for w in _case_warnings(result, prediction.volume, notes, caught)]
         result.pop("warnings", None)
         if warnings:
             result["warnings"] = warnings
         if caught is not None and caught.total:
-            result["third_party_warnings"] = [dict(r, message=redact(str(r["message"]), values))
+            result["third_party_warnings"] = [dict(r, message=_redacted(str(r["message"]), values))
                                               for r in caught.records()]
         t = time.perf_counter()
         page = render_report_html(result, prediction.volume, prediction.labels)
@@ -325,9 +324,17 @@ def _error_text(message: str, input_path: Path, values: set[str]) -> str:
 
 
 def _redacted(message: str, values: set[str]) -> str:
-    from cacscore.privacy import redact
+    """``message`` without the case's identifying values: :func:`cacscore.privacy.redact` for values with
+    letters; a value of digits only (an accession number such as "458") only where it stands as a number of
+    its own, not inside the digits of a UID, a size or a count."""
+    import re
 
-    return redact(message, values) if values else message
+    from cacscore.privacy import REDACTED, redact
+
+    numeric = {v for v in values if v.isdigit()}
+    for value in sorted(numeric, key=len, reverse=True):
+        message = re.sub(rf"(?<!\d){re.escape(value)}(?!\d)", REDACTED, message)
+    return redact(message, values - numeric)
 
 
 def _print_warnings(case_id: str, warnings: Sequence[str], values: set[str]) -> None:

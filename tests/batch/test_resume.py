@@ -16,10 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from cacscore.batch import run_batch
 from cacscore.case_folder import predict_to_folder
-from cacscore.detection.pipeline import PredictOptions, load_predictor
+from cacscore.detection.pipeline import load_predictor
 from cacscore.io import atomic
+from helpers import (
+    assert_killed_batch_resumes,
+    batch_command,
+    predict_options,
+    result_mtimes,
+    wait_for_results,
+)
 
 
 def _dead_pid() -> int:
@@ -37,11 +43,7 @@ def cohort(tmp_path_factory, helpers) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def predictor(random_model_dir):
-    return load_predictor(PredictOptions(model_dir=random_model_dir, device="cpu"))
-
-
-def _options(random_model_dir, masks, **kw) -> PredictOptions:
-    return PredictOptions(model_dir=random_model_dir, heart_mask=masks, device="cpu", **kw)
+    return load_predictor(predict_options(random_model_dir, None))
 
 
 def test_stale_staging_of_a_dead_process_is_cleaned_on_the_next_run(tmp_path, cohort, random_model_dir,
@@ -49,7 +51,7 @@ def test_stale_staging_of_a_dead_process_is_cleaned_on_the_next_run(tmp_path, co
     images, masks = cohort
     out = tmp_path / "out"
     image = sorted(images.iterdir())[0]
-    assert predict_to_folder(image, out, _options(random_model_dir, masks), predictor).status == "ok"
+    assert predict_to_folder(image, out, predict_options(random_model_dir, masks), predictor).status == "ok"
     dead = _dead_pid()
     for kind in ("partial", "old"):  # what a run killed while it wrote or replaced this case left
         stale = out / f".case_00.{kind}-{dead}"
@@ -57,7 +59,7 @@ def test_stale_staging_of_a_dead_process_is_cleaned_on_the_next_run(tmp_path, co
         (stale / "result.json").write_text("{}")
     running = out / f".case_00.partial-{os.getppid()}"  # a live process's staging is left alone
     running.mkdir()
-    outcome = predict_to_folder(image, out, _options(random_model_dir, masks), predictor)
+    outcome = predict_to_folder(image, out, predict_options(random_model_dir, masks), predictor)
     assert outcome.status == "skipped"
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [running.name]
 
@@ -69,10 +71,10 @@ def test_a_result_parked_by_a_kill_between_the_two_renames_comes_back(tmp_path, 
     images, masks = cohort
     out = tmp_path / "out"
     image = sorted(images.iterdir())[0]
-    assert predict_to_folder(image, out, _options(random_model_dir, masks), predictor).status == "ok"
+    assert predict_to_folder(image, out, predict_options(random_model_dir, masks), predictor).status == "ok"
     before = (out / "case_00" / "result.json").read_text()
     (out / "case_00").rename(out / f".case_00.old-{_dead_pid()}")  # the state the kill left
-    outcome = predict_to_folder(image, out, _options(random_model_dir, masks), predictor)
+    outcome = predict_to_folder(image, out, predict_options(random_model_dir, masks), predictor)
     assert outcome.status == "skipped"
     assert (out / "case_00" / "result.json").read_text() == before
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
@@ -111,54 +113,21 @@ def test_overwrite_always_shows_the_old_or_the_new_result(tmp_path, monkeypatch,
         assert (target / "result.json").read_text() == "kept" and not parked.exists()
 
 
-def _batch_command(images: Path, out: Path, model: Path, masks: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-c", "import sys; from cacscore.cli.main import main; sys.exit(main())",
-            "batch", str(images), "-o", str(out), "--model", str(model), "--heart-mask", str(masks),
-            "--device", "cpu", *extra]
-
-
-def _results(out: Path) -> dict[str, int]:
-    return {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/result.json")}
-
-
-def _wait_for_results(out: Path, process: subprocess.Popen, n: int, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while len(_results(out)) < n and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-
-
 def test_killed_batch_resumes_without_redoing_finished_cases(tmp_path, cohort, random_model_dir):
-    """The fast kill-and-resume: 4 cases, SIGKILL to the whole process group after the first result."""
+    """The fast kill-and-resume (issue 14, item 12): 4 cases, SIGKILL to the whole group after the first."""
     images, masks = cohort
-    out = tmp_path / "out"
-    process = subprocess.Popen(_batch_command(images, out, random_model_dir, masks), start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_for_results(out, process, 1)
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    finished = _results(out)
-    assert 0 < len(finished) < 4, "the run must be killed part-way for this test to mean anything"
-    for folder in (p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        assert {"result.json", "report.html", "calcium.nii.gz"} <= {f.name for f in folder.iterdir()}, folder
-    report = run_batch(images, out, _options(random_model_dir, masks))
-    assert sorted(report.skipped) == sorted(finished)
-    assert len(report.outcomes) == 4 - len(finished) and not report.failed
-    after = _results(out)
-    assert len(after) == 4 and all(after[k] == v for k, v in finished.items())
-    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # stale staging cleaned
+    assert_killed_batch_resumes(images, masks, random_model_dir, tmp_path / "out", kill_after=1)
 
 
 def test_ctrl_c_stops_the_workers_of_batch(tmp_path, helpers, random_model_dir):
     """Ctrl-C on `batch --workers 2` printed "interrupted" while the workers ran on for seconds."""
     images, masks = helpers.write_cohort(tmp_path / "cohort", 12, seed=400)
     out = tmp_path / "out"
-    process = subprocess.Popen(_batch_command(images, out, random_model_dir, masks, "--workers", "2"),
+    process = subprocess.Popen(batch_command(images, out, random_model_dir, masks, "--workers", "2"),
                                start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True)
     try:
-        _wait_for_results(out, process, 1)
+        wait_for_results(out, process, 1)
         assert process.poll() is None, "the batch ended before it could be interrupted"
         os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole group
         _, err = process.communicate(timeout=30)
@@ -176,7 +145,7 @@ def test_ctrl_c_stops_the_workers_of_batch(tmp_path, helpers, random_model_dir):
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 130, err
     assert "Traceback" not in err and err.strip().splitlines()[-1] == "cacscore batch: interrupted"
-    assert len(_results(out)) < 12
+    assert len(result_mtimes(out)) < 12
     for folder in (p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")):
         assert (folder / "result.json").is_file() or (folder / "error.json").is_file(), folder
 

@@ -10,7 +10,7 @@ from cacscore.errors import CacscoreError
 from cacscore.io.seg import ARTERY_SCT_CODES, write_dicom_seg
 from cacscore.labels import Artery
 from cacscore.volume import ScanInfo, Volume
-from helpers import PATIENT_ID
+from helpers import PATIENT_ID, edit_dicom
 
 SHAPE = (6, 24, 20)
 SPACING = (3.0, 0.7, 0.7)
@@ -176,14 +176,7 @@ def test_seg_of_a_volume_read_by_the_reader(tmp_path, ct_series_writer):
 
 
 def _damage_source(folder, **changes) -> None:
-    for f in sorted(folder.iterdir()):
-        ds = pydicom.dcmread(f)
-        for key, value in changes.items():
-            if value is None:
-                delattr(ds, key)
-            else:
-                setattr(ds, key, value)
-        ds.save_as(f)
+    edit_dicom(sorted(folder.iterdir()), **changes)
 
 
 def test_seg_of_a_source_without_study_uid_names_a_generated_study(tmp_path, ct_series_writer):

@@ -12,7 +12,7 @@ import pytest
 
 from cacscore.io import read_volume, write_dicom_series
 from cacscore.volume import Volume
-from helpers import assert_read_error, dicom_files_in_slice_order
+from helpers import assert_read_error, dicom_files_in_slice_order, edit_dicom
 
 
 def _smooth_volume(n: int = 7) -> Volume:
@@ -34,14 +34,6 @@ def series(tmp_path) -> list:
     return dicom_files_in_slice_order(tmp_path / "s")
 
 
-def _edit(files, **values) -> None:
-    for f in files:
-        ds = pydicom.dcmread(f)
-        for key, value in values.items():
-            setattr(ds, key, value)
-        ds.save_as(f)
-
-
 @pytest.mark.parametrize(("slope", "pattern"), [
     ("nan", r"RescaleSlope nan .* needs a finite slope > 0"),
     ("0", r"RescaleSlope 0 .* needs a finite slope > 0"),  # once silently taken as 1
@@ -51,7 +43,7 @@ def _edit(files, **values) -> None:
 ])
 @pytest.mark.parametrize("where", ["all", "one"])
 def test_damaged_rescale_slope(tmp_path, series, slope, pattern, where):
-    _edit(series if where == "all" else [series[3]], RescaleSlope=slope)
+    edit_dicom(series if where == "all" else [series[3]], RescaleSlope=slope)
     error = assert_read_error(tmp_path, tmp_path / "s", pattern)
     if where == "one":
         assert series[3].name in str(error)  # the damaged slice is named
@@ -63,14 +55,14 @@ def test_damaged_rescale_slope(tmp_path, series, slope, pattern, where):
     ("-1e30", r"beyond any CT scan's"),
 ])
 def test_damaged_rescale_intercept(tmp_path, series, intercept, pattern):
-    _edit(series, RescaleIntercept=intercept)
+    edit_dicom(series, RescaleIntercept=intercept)
     assert_read_error(tmp_path, tmp_path / "s", pattern)
 
 
 def test_intercept_shifted_on_one_middle_slice(tmp_path, series):
     """Intercept -24 instead of -1024 on slice 3: its HU (base + 15 + 1000) lie 1005 and 995 HU from its
     neighbours' (base + 10, base + 20), which differ from each other by 10 HU: refused, naming the slice."""
-    _edit([series[3]], RescaleIntercept="-24")
+    edit_dicom([series[3]], RescaleIntercept="-24")
     assert_read_error(tmp_path, tmp_path / "s", rf"{series[3].name} has a rescale .* jump by 995 HU")
 
 
@@ -90,20 +82,20 @@ def test_rescale_that_differs_per_slice_with_continuous_hu_is_read(tmp_path):
 
 
 def test_pixel_representation_changed_on_one_slice(tmp_path, series):
-    _edit([series[2]], PixelRepresentation=0)
+    edit_dicom([series[2]], PixelRepresentation=0)
     assert_read_error(tmp_path, tmp_path / "s", r"the slices disagree on PixelRepresentation")
 
 
 def test_pixel_representation_changed_on_every_slice(tmp_path, series):
     """The padding stored as -1024 (int16) reads as 64512 unsigned: 63488 HU, beyond any CT (the air,
     -1000 - 20 at its darkest, stays)."""
-    _edit(series, PixelRepresentation=0)
+    edit_dicom(series, PixelRepresentation=0)
     assert_read_error(tmp_path, tmp_path / "s", r"holds values from -1020 to 63488")
 
 
 def test_one_slice_of_another_modality(tmp_path, series):
     """Only the first file's Modality used to be checked."""
-    _edit([series[4]], Modality="MR")
+    edit_dicom([series[4]], Modality="MR")
     assert_read_error(tmp_path, tmp_path / "s", rf"{series[4].name} of series .* has modality MR, not CT")
 
 
@@ -131,26 +123,26 @@ def test_truncated_slice_without_a_dicom_name(tmp_path, series):
     (["nan", "nan"], r"PixelSpacing \[nan, nan\]: a spacing is a positive"),  # not "mixes pixel spacings"
 ])
 def test_pixel_spacing_outside_ct(tmp_path, series, spacing, pattern):
-    _edit(series, PixelSpacing=spacing)
+    edit_dicom(series, PixelSpacing=spacing)
     assert_read_error(tmp_path, tmp_path / "s", pattern)
 
 
 @pytest.mark.parametrize("iop", [["0"] * 6, ["1", "0", "0", "1", "0", "0"], ["2", "0", "0", "0", "2", "0"]])
 def test_orientation_zero_parallel_or_not_unit(tmp_path, series, iop):
-    _edit(series, ImageOrientationPatient=iop)
+    edit_dicom(series, ImageOrientationPatient=iop)
     pattern = r"ImageOrientationPatient .* not two perpendicular unit vectors"
     assert_read_error(tmp_path, tmp_path / "s", pattern)
 
 
 def test_position_nan_on_one_slice(tmp_path, series):
-    _edit([series[5]], ImagePositionPatient=["-10", "nan", "55"])
+    edit_dicom([series[5]], ImagePositionPatient=["-10", "nan", "55"])
     assert_read_error(tmp_path, tmp_path / "s", rf"{series[5].name} has ImagePositionPatient")
 
 
 @pytest.mark.parametrize("kvp", ["nan", "inf", "-120", "1e9"])
 def test_kvp_that_is_no_tube_voltage_is_ignored_with_a_warning(tmp_path, series, kvp):
     """round(kvp) used to raise on NaN; a kVp outside 40-200 kV is no tube voltage."""
-    _edit(series, KVP=kvp)
+    edit_dicom(series, KVP=kvp)
     volume = read_volume(tmp_path / "s")
     assert volume.info.kvp is None
     expected = f"KVP '{kvp}' is not a tube voltage in kV (40-200); ignored"
@@ -161,7 +153,7 @@ def test_kvp_that_is_no_tube_voltage_is_ignored_with_a_warning(tmp_path, series,
 def test_rows_and_columns_65535_before_any_allocation(tmp_path, series, where):
     """65535 x 65535 pixels declared on 24 x 20 pixels' data: refused before anything is allocated (the
     7 slices would take 7 x 65535^2 x 8 bytes = 224 GiB in use)."""
-    _edit(series if where == "all" else [series[1]], Rows=65535, Columns=65535)
+    edit_dicom(series if where == "all" else [series[1]], Rows=65535, Columns=65535)
     pattern = r"declares 7 x 65535 x 65535 voxels, 224\.0 GiB" if where == "all" else r"mixes slice sizes"
     assert_read_error(tmp_path, tmp_path / "s", pattern)
 
@@ -191,7 +183,7 @@ def test_series_of_several_studies_are_not_chosen_among(tmp_path):
 
 
 def test_one_slice_of_another_study_is_read_with_a_warning(tmp_path, series):
-    _edit([series[2]], StudyInstanceUID="1.2.826.0.1.999")
+    edit_dicom([series[2]], StudyInstanceUID="1.2.826.0.1.999")
     volume = read_volume(tmp_path / "s")
     assert volume.shape == (7, 24, 20)
     assert any(f"1 slice(s) of the series name another StudyInstanceUID (e.g. {series[2].name})" in w

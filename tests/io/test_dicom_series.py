@@ -12,7 +12,7 @@ from pydicom.pixels import apply_modality_lut
 from cacscore.errors import CacscoreError
 from cacscore.io import orientation_code, read_volume, write_dicom_series
 from cacscore.volume import Volume
-from helpers import assert_read_error, listing
+from helpers import assert_read_error, edit_dicom, listing
 
 
 def disc_mean(hu: np.ndarray, slices: range, centre_row_col: tuple[int, int], radius_px: int) -> float:
@@ -137,10 +137,7 @@ def _series(tmp_path, volume, name="s"):
 
 
 def _edit(files, k, **changes):
-    ds = pydicom.dcmread(files[k])
-    for key, value in changes.items():
-        setattr(ds, key, value)
-    ds.save_as(files[k])
+    edit_dicom([files[k]], **changes)
 
 
 def test_missing_slice(tmp_path, oblique_volume):

@@ -142,3 +142,15 @@ def test_output_folder_rule(tmp_path):
     with pytest.raises(CacscoreError, match="lies inside the input"):
         check_output_folder(dicom / "out", [dicom])
     check_output_folder(tmp_path / "out", [scan, dicom])  # a new folder beside them is fine
+
+
+def test_identifying_values_are_removed_from_messages_but_not_from_uids():
+    """The QRM scan's AccessionNumber is "458": it must go where it stands alone, and a generated UID that
+    happens to hold the digits 458 must stay whole (a corrupted UID in result.json names no study)."""
+    from cacscore.case_folder import _redacted
+
+    uid = "1.2.826.0.1.3680043.8.498.23271670678973566623739597180516945895"
+    values = {"458", "Zyxwertz", "PID-83417265"}
+    text = f"/data/PID-83417265/Zyxwertz2020/458/x.dcm: accession 458; study {uid}"
+    expected = f"/data/[redacted]/[redacted]2020/[redacted]/x.dcm: accession [redacted]; study {uid}"
+    assert _redacted(text, values) == expected

@@ -27,7 +27,7 @@ import pydicom
 import pytest
 
 from cacscore.io import write_volume
-from helpers import checksums, dicom_files_in_slice_order, error_lines, listing, run_cli
+from helpers import checksums, dicom_files_in_slice_order, edit_dicom, error_lines, listing, run_cli
 
 REFUSED, SAME, SCORED, EITHER = "refused", "same", "scored", "either"
 
@@ -55,15 +55,7 @@ class Damage:
 def _edit(folder: Path, which: str, rng: np.random.Generator, **values) -> Path:
     """Set header values on every slice ("all") or on one inner slice ("one")."""
     files = dicom_files_in_slice_order(folder)
-    chosen = files if which == "all" else [files[int(rng.integers(1, len(files) - 1))]]
-    for f in chosen:
-        ds = pydicom.dcmread(f)
-        for key, value in values.items():
-            if value is None:
-                delattr(ds, key)
-            else:
-                setattr(ds, key, value)
-        ds.save_as(f)
+    edit_dicom(files if which == "all" else [files[int(rng.integers(1, len(files) - 1))]], **values)
     return folder
 
 

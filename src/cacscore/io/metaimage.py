@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cacscore.errors import CacscoreError
-from cacscore.io.validate import SPACING_LIMITS_MM, check_declared_size
+from cacscore.io.validate import SPACING_LIMITS_MM, declared_size
 
 #: Bytes per element of each MetaImage ElementType.
 ELEMENT_BYTES: dict[str, int] = {
@@ -66,21 +66,6 @@ def read_header(path: Path) -> MetaImageHeader:
     if "ElementDataFile" not in fields:
         raise CacscoreError(f"{path} is not a MetaImage header (no ElementDataFile line)")
     return MetaImageHeader(path, fields, offset if fields["ElementDataFile"] == "LOCAL" else 0)
-
-
-def _dims(header: MetaImageHeader) -> list[int]:
-    text = header.fields.get("DimSize")
-    if text is None:
-        raise CacscoreError(f"{header.path} is a damaged MetaImage header (no DimSize); re-export the image")
-    try:
-        dims = [int(v) for v in text.split()]
-    except ValueError:
-        raise CacscoreError(
-            f"{header.path} is a damaged MetaImage header (DimSize {text!r} is not a list of integers); "
-            "re-export the image"
-        ) from None
-    check_declared_size(dims, str(header.path))
-    return dims
 
 
 def _check_spacing(header: MetaImageHeader) -> None:
@@ -163,7 +148,7 @@ def check_metaimage(path: Path) -> None:
             ``CompressedDataSize`` beyond the data; compressed data that does not decompress to that size.
     """
     header = read_header(path)
-    dims = _dims(header)
+    dims = declared_size(header.fields.get("DimSize"), "DimSize", "MetaImage", str(path))
     _check_spacing(header)
     expected = _expected_bytes(header, dims)
     data = _data_file(header)

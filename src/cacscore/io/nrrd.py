@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cacscore.errors import CacscoreError
-from cacscore.io.validate import check_declared_size
+from cacscore.io.validate import declared_size
 
 _MAX_HEADER_BYTES = 1 << 16
 
@@ -38,16 +38,7 @@ def check_nrrd(path: Path) -> None:
     """Refuse an NRRD whose ``sizes`` are damaged, 0 or beyond the memory budget, or whose data file is
     missing."""
     fields = read_fields(path)
-    text = fields.get("sizes")
-    if text is None:
-        raise CacscoreError(f"{path} is a damaged NRRD header (no sizes field); re-export the image")
-    try:
-        sizes = [int(v) for v in text.split()]
-    except ValueError:
-        raise CacscoreError(
-            f"{path} is a damaged NRRD header (sizes {text!r} is not a list of integers); re-export the image"
-        ) from None
-    check_declared_size(sizes, str(path))
+    declared_size(fields.get("sizes"), "sizes", "NRRD", str(path))
     data = fields.get("data file") or fields.get("datafile")
     if data and not data.upper().startswith("LIST") and "%" not in data:
         file = Path(data) if Path(data).is_absolute() else path.parent / data

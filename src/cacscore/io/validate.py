@@ -81,6 +81,28 @@ def check_declared_size(shape: Sequence[int], source: str) -> None:
         )
 
 
+def declared_size(text: str | None, field: str, header: str, source: str) -> list[int]:
+    """The voxel counts of a header's size field (``DimSize``, ``sizes``), checked by
+    :func:`check_declared_size`.
+
+    Args:
+        text: the field's value as written (None when the header lacks it).
+        field, header: the field's and the header format's names, for the message.
+        source: the file, for the message.
+    """
+    if text is None:
+        raise CacscoreError(f"{source} is a damaged {header} header (no {field}); re-export the image")
+    try:
+        dims = [int(v) for v in text.split()]
+    except ValueError:
+        raise CacscoreError(
+            f"{source} is a damaged {header} header ({field} {text!r} is not a list of integers); "
+            "re-export the image"
+        ) from None
+    check_declared_size(dims, source)
+    return dims
+
+
 def check_spacing(spacing_zyx_mm: Sequence[float], source: str) -> None:
     """Refuse spacings that are not finite or lie outside :data:`SPACING_LIMITS_MM`."""
     low, high = SPACING_LIMITS_MM
