@@ -265,21 +265,22 @@ def predict_to_folder(
                            str(case_dir) if status != "error" else None, internal)
 
     try:
-        check_case_id(case_id)
-        if not input_path.exists():
-            raise CacscoreError(f"{input_path} does not exist; give a DICOM folder or an image file")
-        values = _identifying_values(input_path, options)
-        check_output_location(input_path, case_dir)
-        recover_folder(case_dir)
-        if (case_dir / RESULT_NAME).is_file() and not options.overwrite:
-            from cacscore.reporting import read_result_json
+        with collect_warnings() as caught:  # from the first file read on: nothing prints on its own
+            check_case_id(case_id)
+            if not input_path.exists():
+                raise CacscoreError(f"{input_path} does not exist; give a DICOM folder or an image file")
+            values = _identifying_values(input_path, options)
+            check_output_location(input_path, case_dir)
+            recover_folder(case_dir)
+            if (case_dir / RESULT_NAME).is_file() and not options.overwrite:
+                from cacscore.reporting import read_result_json
 
-            log.info("%s: results exist, skipped (use --overwrite to redo)", case_id)
-            return outcome("skipped", read_result_json(case_dir / RESULT_NAME))
-        if case_dir.exists() and (not case_dir.is_dir() or any(case_dir.iterdir())) and not options.overwrite:
-            raise CacscoreError(f"{case_dir} exists and is not a cacscore result; "
-                                "use --overwrite or another -o")
-        with collect_warnings() as caught:
+                log.info("%s: results exist, skipped (use --overwrite to redo)", case_id)
+                return outcome("skipped", read_result_json(case_dir / RESULT_NAME))
+            occupied = case_dir.exists() and (not case_dir.is_dir() or any(case_dir.iterdir()))
+            if occupied and not options.overwrite:
+                raise CacscoreError(f"{case_dir} exists and is not a cacscore result; "
+                                    "use --overwrite or another -o")
             result = _run_case(input_path, case_dir, case_id, options, predictor, series_uid, caught, values)
         result["timings_s"]["total"] = round(time.perf_counter() - start, 4)
         scan_warnings = (result.get("scan") or {}).get("warnings") or []

@@ -149,3 +149,23 @@ def test_manifest_case_ids_name_the_output_folders(tmp_path, random_model_dir, h
     for case_id in ("patient-0", "patient-1"):
         result = json.loads((tmp_path / "out" / case_id / "result.json").read_text())
         assert result["case_id"] == case_id
+
+
+def test_export_trees_and_manifest_folders_run_every_case_once(tmp_path, random_model_dir, helpers):
+    """A DICOM export tree holding two patients' studies (6 and 4 slices) and a folder holding manifest.csv:
+    each study, each listed case runs once, with its own scan's result."""
+    from cacscore.io import write_dicom_series
+
+    tree = tmp_path / "tree"
+    for n_slices, study in ((6, "1.2.826.0.9.1"), (4, "1.2.826.0.9.2")):
+        volume, _ = helpers.synthetic_scan(n_slices, shape=(n_slices, 64, 64))
+        write_dicom_series(volume, tree / "export" / study, study_uid=study, series_uid=f"{study}.1")
+    report = run_batch(tree, tmp_path / "out_tree", predict_options(random_model_dir, None))
+    shapes = sorted(o.result["scan"]["shape_zyx"][0] for o in report.outcomes)
+    assert len(report.outcomes) == 2 and not report.failed and shapes == [4, 6]
+    cohort = tmp_path / "cohort"
+    helpers.write_cohort(cohort, 2, seed=120)  # images/case_00.nii.gz, images/case_01.nii.gz
+    rows = "first,images/case_00.nii.gz\nsecond,images/case_01.nii.gz\n"
+    (cohort / "manifest.csv").write_text("case_id,image\n" + rows)
+    report = run_batch(cohort, tmp_path / "out_manifest", predict_options(random_model_dir, None))
+    assert [(o.case_id, o.status) for o in report.outcomes] == [("first", "ok"), ("second", "ok")]

@@ -108,11 +108,13 @@ def _dicom_cases(folder: Path) -> list[BatchCase]:
     """One case per study of a DICOM export tree (the folder itself when it holds one study or none)."""
     from cacscore.case_ids import case_id_for
     from cacscore.io.dicom_read import pick_series, study_series
+    from cacscore.log import collect_warnings
     from cacscore.privacy import hashed_id
 
     name = case_id_for(folder)
     try:
-        studies = study_series(folder)
+        with collect_warnings():  # pydicom's warnings on odd headers come again, recorded, when read
+            studies = study_series(folder)
     except CacscoreError:  # e.g. an empty folder: reading it gives the error of that case
         studies = {}
     if len(studies) <= 1:
