@@ -210,3 +210,12 @@ def test_mask_on_another_grid_names_what_differs(tmp_path):
     with pytest.raises(CacscoreError, match=r"not on the image's grid \(origin \(1\.0, 2\.0, 9\.0\) vs "
                                             r"\(1\.0, 2\.0, 3\.0\) mm\)"):
         read_mask(path, like=read_volume(write_volume(volume, tmp_path / "ct.nii.gz")))
+
+
+@pytest.mark.parametrize("offset", [1e30, -352.0, 6.1e28])
+def test_nifti_vox_offset_that_is_no_offset(tmp_path, offset):
+    """vox_offset (byte 108) damaged to a huge or negative float: found by the reader fuzz as an
+    OverflowError/MemoryError while skipping to the data."""
+    path = write_volume(_volume(), tmp_path / "ct.nii.gz")
+    _nifti_edit(path, 108, "<f", offset)
+    assert_read_error(tmp_path, path, r"is a damaged NIfTI file \(.*vox_offset")

@@ -26,6 +26,9 @@ FLOAT_DATATYPES: dict[int, str] = {16: "f4", 64: "f8", 32: "c8", 1792: "c16"}
 
 _CHUNK = 1 << 24
 
+#: Largest vox_offset taken as a header's (a damaged one can hold any float).
+_MAX_OFFSET = 1 << 30
+
 
 @dataclass(frozen=True)
 class NiftiHeader:
@@ -64,7 +67,7 @@ def parse_header(header: bytes, source: str) -> NiftiHeader:
         else:
             continue
         n = int(dim[0])
-        if not 1 <= n <= 7 or bitpix <= 0 or not math.isfinite(offset):
+        if not 1 <= n <= 7 or bitpix <= 0 or not (math.isfinite(offset) and 0 <= offset <= _MAX_OFFSET):
             raise CacscoreError(f"{source} is a damaged NIfTI file (dim[0] = {n}, bitpix = {bitpix}, "
                                 f"vox_offset = {offset}); copy or export it again")
         return NiftiHeader(endian, tuple(int(d) for d in dim[1 : n + 1]), tuple(pixdim[1 : n + 1]),
@@ -96,9 +99,10 @@ def _scan_data(fh, header: NiftiHeader, first: bytes, source: str) -> None:
     """Read the voxel data to its end: its length must match and float voxels must be finite."""
     dtype = FLOAT_DATATYPES.get(header.datatype)
     item = np.dtype(dtype).newbyteorder(header.endian) if dtype else None
-    if len(first) < header.vox_offset:
-        fh.read(header.vox_offset - len(first))
-    chunk = first[header.vox_offset :]
+    skip = header.vox_offset - len(first)
+    while skip > 0 and (skipped := len(fh.read(min(skip, _CHUNK)))):  # extensions before the data
+        skip -= skipped
+    chunk = first[header.vox_offset :] if skip <= 0 else b""
     size, non_finite, carry = 0, 0, b""
     while chunk:
         if item is not None and size < header.data_bytes:
