@@ -10,6 +10,7 @@ from cacscore.case_folder import check_output_folder, check_output_location, hea
 from cacscore.case_ids import MAX_CASE_ID_BYTES, case_id_for, case_ids_for, check_case_id
 from cacscore.detection.pipeline import PredictOptions
 from cacscore.errors import CacscoreError
+from helpers import PATIENT_ID, PATIENT_NAME
 
 
 @pytest.mark.parametrize(
@@ -150,7 +151,8 @@ def test_identifying_values_are_removed_from_messages_but_not_from_uids():
     from cacscore.case_folder import _redacted
 
     uid = "1.2.826.0.1.3680043.8.498.23271670678973566623739597180516945895"
-    values = {"458", "Zyxwertz", "PID-83417265"}
-    text = f"/data/PID-83417265/Zyxwertz2020/458/x.dcm: accession 458; study {uid}"
+    surname = PATIENT_NAME.split("^")[0]
+    values = {"458", surname, PATIENT_ID}
+    text = f"/data/{PATIENT_ID}/{surname}2020/458/x.dcm: accession 458; study {uid}"
     expected = f"/data/[redacted]/[redacted]2020/[redacted]/x.dcm: accession [redacted]; study {uid}"
     assert _redacted(text, values) == expected
