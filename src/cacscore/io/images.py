@@ -27,10 +27,8 @@ from cacscore.io.metaimage import check_metaimage
 from cacscore.io.nifti import check_nifti
 from cacscore.io.nrrd import check_nrrd
 from cacscore.io.validate import check_volume
-from cacscore.log import get_logger, printable
+from cacscore.log import printable
 from cacscore.volume import ScanInfo, Volume
-
-log = get_logger(__name__)
 
 #: File endings read and written through SimpleITK.
 IMAGE_SUFFIXES: tuple[str, ...] = (".mhd", ".mha", ".nii", ".nii.gz", ".nrrd", ".nhdr")
