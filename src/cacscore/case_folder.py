@@ -43,6 +43,9 @@ __all__ = [
     "predict_to_folder",
 ]
 
+#: Most folders of a DICOM input whose first image gives the identifying values to keep out of messages.
+MAX_PHI_FOLDERS = 50
+
 RESULT_NAME = "result.json"
 REPORT_NAME = "report.html"
 SEG_NAME = "calcium_seg.dcm"
@@ -129,20 +132,25 @@ def _load_heart_mask(path: Path, volume: Volume) -> np.ndarray:
 
 
 def _identifying_values(input_path: Path, options: PredictOptions) -> set[str]:
-    """The identifying values of a DICOM input (kept out of messages) unless PHI is allowed."""
+    """The identifying values of a DICOM input (kept out of messages) unless PHI is allowed: those of the
+    first image in each of its folders (an export tree may hold several patients)."""
     if options.include_phi or not (input_path.is_dir() or input_path.suffix.lower() == ".dcm"):
         return set()
     import pydicom
 
     from cacscore.privacy import phi_values
 
-    files = [input_path] if input_path.is_file() else sorted(input_path.rglob("*"))[:50]
-    for file in files:
+    firsts: dict[Path, Path] = {}
+    for file in [input_path] if input_path.is_file() else sorted(input_path.rglob("*")):
+        if file.is_file() and file.parent not in firsts and len(firsts) < MAX_PHI_FOLDERS:
+            firsts[file.parent] = file
+    values: set[str] = set()
+    for file in firsts.values():
         try:
-            return phi_values(pydicom.dcmread(file, stop_before_pixels=True))
-        except Exception:  # not DICOM (or a folder): try the next file
+            values |= phi_values(pydicom.dcmread(file, stop_before_pixels=True))
+        except Exception:  # not DICOM: nothing to keep out
             continue
-    return set()
+    return values
 
 
 def _case_warnings(result: dict, volume: Volume, notes: Sequence[str],
@@ -319,7 +327,7 @@ def _run_case(input_path: Path, case_dir: Path, case_id: str, options: PredictOp
 def _error_text(message: str, input_path: Path, values: set[str]) -> str:
     """An error message that names its input (prefixed when it does not), on one line, without PHI."""
     text = printable(message)
-    if printable(input_path.name) not in text:
+    if printable(str(input_path)) not in text:
         text = f"{printable(str(input_path))}: {text}"
     return _redacted(text, values)
 

@@ -169,3 +169,22 @@ def test_export_trees_and_manifest_folders_run_every_case_once(tmp_path, random_
     (cohort / "manifest.csv").write_text("case_id,image\n" + rows)
     report = run_batch(cohort, tmp_path / "out_manifest", predict_options(random_model_dir, None))
     assert [(o.case_id, o.status) for o in report.outcomes] == [("first", "ok"), ("second", "ok")]
+
+
+def test_a_second_patient_in_an_export_tree_is_kept_out_of_messages(tmp_path, random_model_dir, helpers):
+    """A damaged file in the second patient's folder (named after its PatientID) fails both studies of the
+    tree (the reader refuses a tree holding a damaged DICOM file: it cannot tell whose slice it was); the
+    tree's first image is the other patient's, yet both messages must keep the second patient's ID out."""
+    from cacscore.io import write_dicom_series
+
+    tree = tmp_path / "tree" / "export"
+    volume, _ = helpers.synthetic_scan(5)
+    write_dicom_series(volume, tree / "A-first", study_uid="1.2.826.0.8.1", patient_id="OTHER-4711")
+    files = write_dicom_series(volume, tree / helpers.PATIENT_ID, study_uid="1.2.826.0.8.2",
+                               patient_id=helpers.PATIENT_ID, patient_name=helpers.PATIENT_NAME)
+    files[7].write_bytes(files[7].read_bytes()[:1000])
+    report = run_batch(tmp_path / "tree", tmp_path / "out", predict_options(random_model_dir, None))
+    failed = [o.error for o in report.failed]
+    assert len(failed) == 2 and all("[redacted]/CT00008.dcm is a damaged or truncated" in e for e in failed)
+    assert not [e for e in failed if helpers.PATIENT_ID in e]
+    assert helpers.PATIENT_ID not in (tmp_path / "out" / "summary.csv").read_text()
