@@ -1,10 +1,15 @@
-"""Shared fixtures: the real QRM phantom scan from ../shared/data, the cohort helpers and a random model,
-constructed evaluation cases with known answers."""
+"""Shared fixtures: the real scans from ../shared/data (QRM phantom, chest CT), the shared helpers
+(tests/helpers.py) and a random model, constructed evaluation cases with known answers.
+
+Without the shared data folder the real-scan tests cannot run: in CI (``CI=true``) that fails the run at
+once; elsewhere they skip, and the run ends with one line naming what was not tested.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,60 +21,88 @@ from cacscore.volume import ScanInfo, Volume
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CACSCORE_SHARED", REPO.parent / "shared"))
 QRM_DIR = SHARED / "data" / "qrm-phantom"
-REAL_CHEST_DIR = SHARED / "data" / "real-chest-ct"
+CHEST_CT_DIR = SHARED / "data" / "real-chest-ct"
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import helpers as _helpers  # noqa: E402  (tests/helpers.py, after its folder is on the path)
+
+#: Start of the skip reason of every test that needs the shared data (how the summary finds them).
+_MISSING = "shared data missing:"
+
+#: Tests that skipped for want of the shared data (reported at the end of the run).
+_NOT_TESTED: list[str] = []
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    missing = [str(p) for p in (QRM_DIR, CHEST_CT_DIR) if not p.is_dir()]
+    if _in_ci() and missing:
+        raise pytest.UsageError(
+            f"CI=true but the shared data is missing ({', '.join(missing)}): the real-scan tests (the QRM "
+            "phantom's published scores among them) cannot run; set CACSCORE_SHARED or check out ../shared"
+        )
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and isinstance(report.longrepr, tuple) and _MISSING in str(report.longrepr[-1]):
+        _NOT_TESTED.append(report.nodeid.split("::")[-1])
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _NOT_TESTED:
+        terminalreporter.write_line(
+            f"NOT TESTED: {len(_NOT_TESTED)} real-scan test(s) skipped for want of {SHARED} (set "
+            f"CACSCORE_SHARED): {', '.join(sorted(set(_NOT_TESTED)))}", yellow=True, bold=True)
+
+
+def _shared(path: Path, what: str) -> Path:
+    if not path.exists():
+        pytest.skip(f"{_MISSING} {what} is not at {path}")
+    return path
 
 
 @pytest.fixture(scope="session")
 def qrm_dicom_dir() -> Path:
     """Folder of the real QRM phantom DICOM series (47 slices, Canon Aquilion ONE, 120 kVp)."""
-    path = QRM_DIR / "dicom"
-    if not path.is_dir():
-        pytest.skip(f"the real phantom scan is not at {path}")
-    return path
+    return _shared(QRM_DIR / "dicom", "the real phantom scan")
 
 
 @pytest.fixture(scope="session")
 def qrm_reference() -> dict:
     """The published reference values of the QRM phantom scan (reference.json)."""
-    path = QRM_DIR / "reference.json"
-    if not path.is_file():
-        pytest.skip(f"the real phantom reference is not at {path}")
-    return json.loads(path.read_text())
+    return json.loads(_shared(QRM_DIR / "reference.json", "the real phantom reference").read_text())
 
 
 @pytest.fixture(scope="session")
-def real_chest_ct():
-    """``real_chest_ct(name) -> Volume`` for "lung1" or "lung2": the two real non-contrast chest CTs of
-    ../shared/data/real-chest-ct (5 mm slices, not gated; see its README), read once per session."""
+def chest_ct_dir() -> Path:
+    """Folder of the two real chest CT scans (lung1_image.nrrd, lung2_image.nrrd; int16 HU, LPS)."""
+    return _shared(CHEST_CT_DIR, "the real chest CT scans")
+
+
+@pytest.fixture(scope="session")
+def real_chest_ct(chest_ct_dir):
+    """``real_chest_ct(name) -> Volume`` for "lung1" or "lung2": the two real non-contrast chest CTs (5 mm
+    slices, not gated; see their README), each read once per session."""
     from cacscore.io import read_volume
 
     cache: dict = {}
 
     def load(name: str):
-        path = REAL_CHEST_DIR / f"{name}_image.nrrd"
-        if not path.is_file():
-            pytest.skip(f"the real chest CT is not at {path}")
         if name not in cache:
+            path = _shared(chest_ct_dir / f"{name}_image.nrrd", f"the real chest CT {name}")
             cache[name] = read_volume(path)
         return cache[name]
 
     return load
 
 
-def _load_cohort_helpers():
-    import importlib.util
-
-    path = REPO / "tests" / "batch" / "cohort_helpers.py"
-    spec = importlib.util.spec_from_file_location("cohort_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="session")
 def helpers():
-    """tests/batch/cohort_helpers.py as a module (random model folder, synthetic scans)."""
-    return _load_cohort_helpers()
+    """tests/helpers.py as a module (random model folder, synthetic scans, listings, the CLI in-process)."""
+    return _helpers
 
 
 @pytest.fixture(scope="session")

@@ -89,11 +89,20 @@ class Volume:
             raise ValueError(f"shape {hu.shape} differs from the volume's {self.hu.shape}")
         return replace(self, hu=hu)
 
+    def grid_differences(self, other: Volume, atol_mm: float = 1e-3) -> list[str]:
+        """What differs between this grid and ``other``'s: shape, spacing or origin (beyond ``atol_mm``),
+        direction (beyond 1e-4); empty when they are the same grid."""
+        problems = []
+        if self.shape != other.shape:
+            problems.append(f"shape {other.shape} vs {self.shape}")
+        if not np.allclose(self.spacing_zyx_mm, other.spacing_zyx_mm, atol=atol_mm):
+            problems.append(f"spacing {other.spacing_zyx_mm} vs {self.spacing_zyx_mm} mm")
+        if not np.allclose(self.origin_xyz_mm, other.origin_xyz_mm, atol=atol_mm):
+            problems.append(f"origin {other.origin_xyz_mm} vs {self.origin_xyz_mm} mm")
+        if not np.allclose(self.direction, other.direction, atol=1e-4):
+            problems.append("direction differs")
+        return problems
+
     def same_grid(self, other: Volume, atol_mm: float = 1e-3) -> bool:
         """True when ``other`` has the same shape, spacing, origin and direction (within ``atol_mm``)."""
-        return (
-            self.shape == other.shape
-            and np.allclose(self.spacing_zyx_mm, other.spacing_zyx_mm, atol=atol_mm)
-            and np.allclose(self.origin_xyz_mm, other.origin_xyz_mm, atol=atol_mm)
-            and np.allclose(self.direction, other.direction, atol=1e-4)
-        )
+        return not self.grid_differences(other, atol_mm)

@@ -1,4 +1,4 @@
-"""Fixtures of the batch tests: a 20-case synthetic cohort with heart masks (helpers in tests/conftest.py)."""
+"""Fixtures of the batch tests: a 20-case synthetic cohort with heart masks (helpers in tests/helpers.py)."""
 
 from __future__ import annotations
 

@@ -7,12 +7,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +15,9 @@ import pytest
 
 from cacscore.batch import run_batch
 from cacscore.case_folder import predict_to_folder
-from cacscore.detection.pipeline import PredictOptions, load_predictor
+from cacscore.detection.pipeline import load_predictor
 from cacscore.io import read_mask
-
-
-def _options(model_dir: Path, masks: Path, **kw) -> PredictOptions:
-    return PredictOptions(model_dir=model_dir, heart_mask=masks, device="cpu", **kw)
+from helpers import assert_killed_batch_resumes, predict_options, result_mtimes
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +25,7 @@ def reference(tmp_path_factory, random_model_dir, cohort20) -> Path:
     """predict, case by case, in this process: what every batch run must reproduce."""
     images, masks = cohort20
     out = tmp_path_factory.mktemp("reference")
-    options = _options(random_model_dir, masks)
+    options = predict_options(random_model_dir, masks)
     predictor = load_predictor(options)
     for image in sorted(images.iterdir()):
         assert predict_to_folder(image, out, options, predictor=predictor).status == "ok"
@@ -63,7 +55,7 @@ def test_two_local_workers_match_predict_case_by_case(
 ):
     images, masks = cohort20
     done = []
-    report = run_batch(images, tmp_path / "out", _options(random_model_dir, masks), workers=2,
+    report = run_batch(images, tmp_path / "out", predict_options(random_model_dir, masks), workers=2,
                        on_case_done=done.append)
     assert len(done) == 20 and not report.failed and not report.skipped
     _assert_same_as_reference(helpers, tmp_path / "out", reference)
@@ -84,7 +76,7 @@ def test_dask_local_cluster_matches_predict_case_by_case(
 
     images, masks = cohort20
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        report = run_batch(images, tmp_path / "out", _options(random_model_dir, masks),
+        report = run_batch(images, tmp_path / "out", predict_options(random_model_dir, masks),
                            scheduler=cluster.scheduler_address)
         # the predictor was loaded once per worker process, not per case
         from cacscore.batch import runner
@@ -103,67 +95,42 @@ def test_a_failing_case_is_recorded_and_the_others_finish(tmp_path, random_model
     for name in ("case_00.nii.gz", "case_01.nii.gz"):
         shutil.copy(images / name, cohort / name)
     (cohort / "case_broken.nii.gz").write_bytes(b"not a nifti file at all")
-    report = run_batch(cohort, tmp_path / "out", _options(random_model_dir, masks), workers=1)
+    report = run_batch(cohort, tmp_path / "out", predict_options(random_model_dir, masks), workers=1)
     assert [o.case_id for o in report.failed] == ["case_broken"]
     rows = _summary_rows(tmp_path / "out")
     assert rows["case_broken"]["status"] == "error" and rows["case_broken"]["error"]
     assert rows["case_00"]["status"] == rows["case_01"]["status"] == "ok"
     assert json.loads((tmp_path / "out" / "case_broken" / "error.json").read_text())["error"]
     # the next run retries the failed case only
-    again = run_batch(cohort, tmp_path / "out", _options(random_model_dir, masks), workers=1)
+    again = run_batch(cohort, tmp_path / "out", predict_options(random_model_dir, masks), workers=1)
     assert sorted(again.skipped) == ["case_00", "case_01"]
     assert [o.case_id for o in again.outcomes] == ["case_broken"]
 
 
-def _mtimes(out: Path) -> dict[str, int]:
-    return {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/result.json")}
-
-
 def test_parts_then_whole_run_skips_finished_cases(tmp_path, random_model_dir, helpers):
     images, masks = helpers.write_cohort(tmp_path / "cohort", 7, seed=100)
-    options = _options(random_model_dir, masks)
+    options = predict_options(random_model_dir, masks)
     first = run_batch(images, tmp_path / "out", options, num_parts=3, part_id=1)
     assert [o.case_id for o in first.outcomes] == ["case_01", "case_04"]
     assert first.summary.counts == {"ok": 2, "pending": 5}
-    before = _mtimes(tmp_path / "out")
+    before = result_mtimes(tmp_path / "out")
     second = run_batch(images, tmp_path / "out", options)
     assert sorted(second.skipped) == sorted(before) == ["case_01", "case_04"]
     assert len(second.outcomes) == 5
-    after = _mtimes(tmp_path / "out")
+    after = result_mtimes(tmp_path / "out")
     assert len(after) == 7 and all(after[k] == v for k, v in before.items())
     # --overwrite redoes finished cases
     third = run_batch(images, tmp_path / "out", dataclasses.replace(options, overwrite=True), num_parts=3,
                       part_id=1)
     assert len(third.outcomes) == 2 and not third.skipped
-    assert all(_mtimes(tmp_path / "out")[k] != v for k, v in before.items())
+    assert all(result_mtimes(tmp_path / "out")[k] != v for k, v in before.items())
 
 
 @pytest.mark.slow
 def test_killed_batch_resumes_without_redoing_finished_cases(tmp_path, random_model_dir, cohort20):
+    """The 20-case cohort killed after 2 cases (tests/batch/test_resume.py has a 4-case one by default)."""
     images, masks = cohort20
-    out = tmp_path / "out"
-    command = [sys.executable, "-m", "cacscore.cli.main", "batch", str(images), "-o", str(out),
-               "--model", str(random_model_dir), "--heart-mask", str(masks), "--device", "cpu"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    deadline = time.monotonic() + 120
-    try:
-        while len(_mtimes(out)) < 2 and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    finished = _mtimes(out)
-    assert 0 < len(finished) < 20, "the run must be killed part-way for this test to mean anything"
-    # a killed case leaves no half-written case folder: each one is complete or absent
-    for folder in (p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        assert {"result.json", "report.html", "calcium.nii.gz"} <= {f.name for f in folder.iterdir()}, folder
-    report = run_batch(images, out, _options(random_model_dir, masks))
-    assert sorted(report.skipped) == sorted(finished)
-    assert len(report.outcomes) == 20 - len(finished) and not report.failed
-    after = _mtimes(out)
-    assert len(after) == 20 and all(after[k] == v for k, v in finished.items())
-    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no staging left behind
+    assert_killed_batch_resumes(images, masks, random_model_dir, tmp_path / "out", kill_after=2)
 
 
 def test_manifest_case_ids_name_the_output_folders(tmp_path, random_model_dir, helpers):
@@ -177,8 +144,47 @@ def test_manifest_case_ids_name_the_output_folders(tmp_path, random_model_dir, h
         rows.append(f"patient-{i},{target},{masks / image.name}")
     manifest = tmp_path / "cohort.csv"
     manifest.write_text("case_id,image,heart_mask\n" + "\n".join(rows) + "\n")
-    report = run_batch(manifest, tmp_path / "out", _options(random_model_dir, None))
+    report = run_batch(manifest, tmp_path / "out", predict_options(random_model_dir, None))
     assert [(o.case_id, o.status) for o in report.outcomes] == [("patient-0", "ok"), ("patient-1", "ok")]
     for case_id in ("patient-0", "patient-1"):
         result = json.loads((tmp_path / "out" / case_id / "result.json").read_text())
         assert result["case_id"] == case_id
+
+
+def test_export_trees_and_manifest_folders_run_every_case_once(tmp_path, random_model_dir, helpers):
+    """A DICOM export tree holding two patients' studies (6 and 4 slices) and a folder holding manifest.csv:
+    each study, each listed case runs once, with its own scan's result."""
+    from cacscore.io import write_dicom_series
+
+    tree = tmp_path / "tree"
+    for n_slices, study in ((6, "1.2.826.0.9.1"), (4, "1.2.826.0.9.2")):
+        volume, _ = helpers.synthetic_scan(n_slices, shape=(n_slices, 64, 64))
+        write_dicom_series(volume, tree / "export" / study, study_uid=study, series_uid=f"{study}.1")
+    report = run_batch(tree, tmp_path / "out_tree", predict_options(random_model_dir, None))
+    shapes = sorted(o.result["scan"]["shape_zyx"][0] for o in report.outcomes)
+    assert len(report.outcomes) == 2 and not report.failed and shapes == [4, 6]
+    cohort = tmp_path / "cohort"
+    helpers.write_cohort(cohort, 2, seed=120)  # images/case_00.nii.gz, images/case_01.nii.gz
+    rows = "first,images/case_00.nii.gz\nsecond,images/case_01.nii.gz\n"
+    (cohort / "manifest.csv").write_text("case_id,image\n" + rows)
+    report = run_batch(cohort, tmp_path / "out_manifest", predict_options(random_model_dir, None))
+    assert [(o.case_id, o.status) for o in report.outcomes] == [("first", "ok"), ("second", "ok")]
+
+
+def test_a_second_patient_in_an_export_tree_is_kept_out_of_messages(tmp_path, random_model_dir, helpers):
+    """A damaged file in the second patient's folder (named after its PatientID) fails both studies of the
+    tree (the reader refuses a tree holding a damaged DICOM file: it cannot tell whose slice it was); the
+    tree's first image is the other patient's, yet both messages must keep the second patient's ID out."""
+    from cacscore.io import write_dicom_series
+
+    tree = tmp_path / "tree" / "export"
+    volume, _ = helpers.synthetic_scan(5)
+    write_dicom_series(volume, tree / "A-first", study_uid="1.2.826.0.8.1", patient_id="OTHER-4711")
+    files = write_dicom_series(volume, tree / helpers.PATIENT_ID, study_uid="1.2.826.0.8.2",
+                               patient_id=helpers.PATIENT_ID, patient_name=helpers.PATIENT_NAME)
+    files[7].write_bytes(files[7].read_bytes()[:1000])
+    report = run_batch(tmp_path / "tree", tmp_path / "out", predict_options(random_model_dir, None))
+    failed = [o.error for o in report.failed]
+    assert len(failed) == 2 and all("[redacted]/CT00008.dcm is a damaged or truncated" in e for e in failed)
+    assert not [e for e in failed if helpers.PATIENT_ID in e]
+    assert helpers.PATIENT_ID not in (tmp_path / "out" / "summary.csv").read_text()

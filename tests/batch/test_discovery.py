@@ -99,3 +99,47 @@ def test_done_marker(tmp_path):
     assert not is_done(case, tmp_path / "out")
     (tmp_path / "out" / "c1" / "result.json").write_text("{}")
     assert is_done(case, tmp_path / "out")
+
+
+# ----- every case once, none merged (issue 13, section 2) ---------------------------------------------
+
+
+def test_a_folder_holding_manifest_csv_uses_it(tmp_path):
+    """What `cacscore phantom --layout manifest` writes: cases/<id>/dicom and manifest.csv. The folder was
+    taken as one DICOM case (cases/) holding eight patients' series."""
+    root = tmp_path / "cohort"
+    for case_id in ("p1", "p2", "p3"):
+        write_dicom_series(_volume(), root / "cases" / case_id / "dicom")
+    rows = "".join(f"{c},cases/{c}/dicom\n" for c in ("p3", "p1", "p2"))
+    (root / "manifest.csv").write_text("case_id,image\n" + rows)
+    cases = discover_cases(root)
+    assert [(c.case_id, c.input_path.parent.name) for c in cases] == [(c, c) for c in ("p1", "p2", "p3")]
+
+
+def test_a_dicom_export_tree_of_several_studies_is_one_case_per_study(tmp_path):
+    """patient_a/ holds two patients' studies (a merged export), single/ one study: three cases; each study
+    is read through its own series, never chosen among."""
+    from cacscore.privacy import hashed_id
+
+    root = tmp_path / "cohort"
+    write_dicom_series(_volume(), root / "export" / "PAT1" / "SER1", study_uid="1.2.826.0.7.1",
+                       series_uid="1.2.826.0.7.1.1")
+    write_dicom_series(_volume(), root / "export" / "PAT2" / "SER1", study_uid="1.2.826.0.7.2",
+                       series_uid="1.2.826.0.7.2.1")
+    write_dicom_series(_volume(), root / "single", study_uid="1.2.826.0.7.3")
+    cases = discover_cases(root)
+    expected = sorted([(f"export-{hashed_id('1.2.826.0.7.1', 8)}", "1.2.826.0.7.1.1"),
+                       (f"export-{hashed_id('1.2.826.0.7.2', 8)}", "1.2.826.0.7.2.1"), ("single", None)])
+    assert [(c.case_id, c.series_uid) for c in cases] == expected
+
+
+@pytest.mark.parametrize(("case_id", "pattern"), [
+    ("summary.csv", "is the name of a file the output folder holds"),
+    ("index.html", "is the name of a file the output folder holds"),
+    ("x" * 300, "is 300 bytes long"),
+])
+def test_manifest_ids_that_cannot_name_a_case_folder(tmp_path, case_id, pattern):
+    write_volume(_volume(), tmp_path / "a.nii.gz")
+    (tmp_path / "cohort.csv").write_text(f"case_id,image\n{case_id},a.nii.gz\n")
+    with pytest.raises(CacscoreError, match=rf"cohort\.csv: case id .*{pattern}"):
+        discover_cases(tmp_path / "cohort.csv")

@@ -19,10 +19,10 @@ def _volume() -> Volume:
 
 def test_info_on_dicom_folder(tmp_path, capsys):
     vol = _volume()
-    write_dicom_series(vol, tmp_path / "a", series_uid="1.2.826.0.1.1", patient_name="Doe^Jane",
-                       patient_id="PID12345")
+    write_dicom_series(vol, tmp_path / "a", series_uid="1.2.826.0.1.1", study_uid="1.2.826.0.1",
+                       patient_name="Doe^Jane", patient_id="PID12345")
     small = Volume(vol.hu[:2], vol.spacing_zyx_mm, vol.origin_xyz_mm, vol.direction, vol.info)
-    write_dicom_series(small, tmp_path / "b", series_uid="1.2.826.0.1.2")
+    write_dicom_series(small, tmp_path / "b", series_uid="1.2.826.0.1.2", study_uid="1.2.826.0.1")
     assert main(["info", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     lines = dict(line.split("  ", 1) for line in out.splitlines())
@@ -58,3 +58,16 @@ def test_info_errors_are_one_line_exit_2(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["info", str(tmp_path / "empty")]) == 2
     assert "is empty" in capsys.readouterr().err
+
+
+def test_info_counts_third_party_warnings_in_one_row(tmp_path):
+    """pydicom warns once per invalid UID per read ("Invalid value for VR UI"): info shows one row for all."""
+    from helpers import edit_dicom, run_cli
+
+    files = write_dicom_series(_volume(), tmp_path / "s", series_uid="1.2.826.0.1.1")
+    edit_dicom(files, SeriesInstanceUID="1.2.03.abc")  # a leading zero and letters: not a valid UID
+    code, out, err = run_cli(["info", str(tmp_path / "s")])
+    assert code == 0, err
+    rows = [line for line in out.splitlines() if line.startswith("warning")]
+    assert len(rows) == 1 and "warning(s) (1 distinct) from other libraries (pydicom" in rows[0], out
+    assert "Invalid value for VR UI: '1.2.03.abc'" in rows[0] and "Invalid value" not in err

@@ -9,8 +9,7 @@ import pytest
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
-PATIENT_NAME = "Zyxwertz^Quilliam"
-PATIENT_ID = "PID-83417265"
+from helpers import PATIENT_ID, PATIENT_NAME
 
 
 def write_ct_series(

@@ -10,6 +10,7 @@ from cacscore.errors import CacscoreError
 from cacscore.io.seg import ARTERY_SCT_CODES, write_dicom_seg
 from cacscore.labels import Artery
 from cacscore.volume import ScanInfo, Volume
+from helpers import PATIENT_ID, edit_dicom
 
 SHAPE = (6, 24, 20)
 SPACING = (3.0, 0.7, 0.7)
@@ -106,7 +107,7 @@ def test_seg_keeps_required_patient_and_study_fields_only(tmp_path, ct_series_wr
     for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID",
                     "StudyDate", "StudyTime", "StudyID", "AccessionNumber"):
         assert keyword in ds, keyword
-    assert str(ds.PatientID) == "PID-83417265"
+    assert str(ds.PatientID) == PATIENT_ID
     # optional identifying or clinical fields of the source are not carried over
     for keyword in ("PatientAge", "PatientWeight", "OtherPatientIDs", "StudyDescription", "InstitutionName"):
         assert keyword not in ds, keyword
@@ -169,3 +170,67 @@ def test_seg_of_a_volume_read_by_the_reader(tmp_path, ct_series_writer):
     write_dicom_series(read, written, patient_name="Doe^John", patient_id="X1")
     again = read_volume(written)
     assert write_dicom_seg(labels, again, tmp_path / "seg2.dcm").is_file()
+
+
+# ----- sources as real de-identified exports leave them (issue 13, section 3) ------------------------------
+
+
+def _damage_source(folder, **changes) -> None:
+    edit_dicom(sorted(folder.iterdir()), **changes)
+
+
+def test_seg_of_a_source_without_study_uid_names_a_generated_study(tmp_path, ct_series_writer):
+    """highdicom raised AttributeError ... StudyInstanceUID, and the case lost every output."""
+    from cacscore.io import read_volume
+    from helpers import checksums
+
+    _, folder = _series(tmp_path, ct_series_writer)
+    _damage_source(folder, StudyInstanceUID=None)
+    volume = read_volume(folder)
+    before = checksums(folder)
+    notes: list[str] = []
+    out = write_dicom_seg(_labels()[::-1].copy(), volume, tmp_path / "seg.dcm", notes=notes)
+    seg = pydicom.dcmread(out)
+    assert pydicom.uid.UID(seg.StudyInstanceUID).is_valid
+    assert notes == [f"the source series has no StudyInstanceUID: the DICOM SEG names a generated study "
+                     f"{seg.StudyInstanceUID}"]
+    assert checksums(folder) == before  # the repair is made on the headers read, never in the files
+
+
+def test_seg_of_a_source_without_series_uid_is_refused_in_one_line(tmp_path, ct_series_writer):
+    from cacscore.io import read_volume
+
+    _, folder = _series(tmp_path, ct_series_writer)
+    _damage_source(folder, SeriesInstanceUID=None)
+    with pytest.raises(CacscoreError, match="no SeriesInstanceUID, which a DICOM SEG must reference"):
+        write_dicom_seg(_labels()[::-1].copy(), read_volume(folder), tmp_path / "seg.dcm")
+    assert not (tmp_path / "seg.dcm").exists()
+
+
+def test_seg_of_a_source_with_an_unknown_character_set_is_written_in_utf8(tmp_path, ct_series_writer):
+    from cacscore.io import read_volume
+
+    _, folder = _series(tmp_path, ct_series_writer)
+    _damage_source(folder, SpecificCharacterSet="ISO_IR 999")
+    notes: list[str] = []
+    seg = pydicom.dcmread(write_dicom_seg(_labels()[::-1].copy(), read_volume(folder), tmp_path / "seg.dcm",
+                                          notes=notes))
+    assert seg.SpecificCharacterSet == "ISO_IR 192" and str(seg.PatientID) == PATIENT_ID
+    assert notes == ["the source's SpecificCharacterSet ISO_IR 999 is unknown: the DICOM SEG is written in "
+                     "UTF-8 (ISO_IR 192)"]
+
+
+def test_seg_of_a_series_with_one_slice_of_another_study(tmp_path, ct_series_writer):
+    from cacscore.io import read_volume
+
+    _, folder = _series(tmp_path, ct_series_writer)
+    files = sorted(folder.iterdir())
+    main_study = pydicom.dcmread(files[0]).StudyInstanceUID
+    odd = pydicom.dcmread(files[2])
+    odd.StudyInstanceUID = "1.2.826.0.1.999"
+    odd.save_as(files[2])
+    notes: list[str] = []
+    seg = pydicom.dcmread(write_dicom_seg(_labels()[::-1].copy(), read_volume(folder), tmp_path / "seg.dcm",
+                                          notes=notes))
+    assert seg.StudyInstanceUID == main_study
+    assert notes == [f"the source images name 2 studies: the DICOM SEG names the main one, {main_study}"]

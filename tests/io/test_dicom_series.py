@@ -12,6 +12,7 @@ from pydicom.pixels import apply_modality_lut
 from cacscore.errors import CacscoreError
 from cacscore.io import orientation_code, read_volume, write_dicom_series
 from cacscore.volume import Volume
+from helpers import assert_read_error, edit_dicom, listing
 
 
 def disc_mean(hu: np.ndarray, slices: range, centre_row_col: tuple[int, int], radius_px: int) -> float:
@@ -106,8 +107,8 @@ def test_z_descending_series_is_read_ascending(tmp_path):
 def test_several_series_picks_ct_with_most_slices(tmp_path, oblique_volume):
     small = Volume(oblique_volume.hu[:3], oblique_volume.spacing_zyx_mm, oblique_volume.origin_xyz_mm,
                    oblique_volume.direction)
-    write_dicom_series(oblique_volume, tmp_path / "study" / "a", series_uid="1.2.3.4")
-    write_dicom_series(small, tmp_path / "study" / "b", series_uid="1.2.3.5")
+    write_dicom_series(oblique_volume, tmp_path / "study" / "a", series_uid="1.2.3.4", study_uid="1.2.3")
+    write_dicom_series(small, tmp_path / "study" / "b", series_uid="1.2.3.5", study_uid="1.2.3")
     vol = read_volume(tmp_path / "study")
     assert vol.shape[0] == 7 and vol.info.series_uid == "1.2.3.4"
     assert "2 series found; read series 1.2.3.4 (7 slices" in vol.info.series_note
@@ -136,34 +137,21 @@ def _series(tmp_path, volume, name="s"):
 
 
 def _edit(files, k, **changes):
-    ds = pydicom.dcmread(files[k])
-    for key, value in changes.items():
-        setattr(ds, key, value)
-    ds.save_as(files[k])
-
-
-def _listing(tmp_path):
-    return sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
-
-
-def _assert_error(tmp_path, source, pattern):
-    before = _listing(tmp_path)
-    with pytest.raises(CacscoreError, match=pattern):
-        read_volume(source)
-    assert _listing(tmp_path) == before
+    edit_dicom([files[k]], **changes)
 
 
 def test_missing_slice(tmp_path, oblique_volume):
     files = _series(tmp_path, oblique_volume)
     files[3].unlink()
-    _assert_error(tmp_path, tmp_path / "s", r"missing slices: a gap of 5\.00 mm .* 2\.50 mm apart \(1 gap")
+    pattern = r"missing slices: a gap of 5\.00 mm .* 2\.50 mm apart \(1 gap"
+    assert_read_error(tmp_path, tmp_path / "s", pattern)
 
 
 def test_duplicated_position(tmp_path, oblique_volume):
     files = _series(tmp_path, oblique_volume)
     shutil.copy(files[2], tmp_path / "s" / "copy.dcm")
     _edit([tmp_path / "s" / "copy.dcm"], 0, SOPInstanceUID=pydicom.uid.generate_uid())
-    _assert_error(tmp_path, tmp_path / "s", r"1 duplicated slice position\(s\)")
+    assert_read_error(tmp_path, tmp_path / "s", r"1 duplicated slice position\(s\)")
 
 
 def test_mixed_sizes(tmp_path, oblique_volume):
@@ -172,13 +160,13 @@ def test_mixed_sizes(tmp_path, oblique_volume):
     ds.Rows = 8
     ds.PixelData = ds.PixelData[: 8 * 11 * 2]
     ds.save_as(files[1])
-    _assert_error(tmp_path, tmp_path / "s", r"mixes slice sizes: .* is 9x11, .* is 8x11")
+    assert_read_error(tmp_path, tmp_path / "s", r"mixes slice sizes: .* is 9x11, .* is 8x11")
 
 
 def test_mixed_pixel_spacing(tmp_path, oblique_volume):
     files = _series(tmp_path, oblique_volume)
     _edit(files, 4, PixelSpacing=["0.8", "0.9"])
-    _assert_error(tmp_path, tmp_path / "s", r"mixes pixel spacings")
+    assert_read_error(tmp_path, tmp_path / "s", r"mixes pixel spacings")
 
 
 def test_gantry_tilt(tmp_path):
@@ -188,21 +176,21 @@ def test_gantry_tilt(tmp_path):
     # shift each slice along y by 2 mm x k: the positions progress at atan(2/2) = 45 degrees to the normal
     for k, f in enumerate(files):
         _edit([f], 0, ImagePositionPatient=[0.0, 2.0 * k, 2.0 * k])
-    _assert_error(tmp_path, tmp_path / "s", r"progress at 45\.0 degrees to their normal \(gantry tilt")
+    assert_read_error(tmp_path, tmp_path / "s", r"progress at 45\.0 degrees to their normal \(gantry tilt")
 
 
 def test_non_ct_modality(tmp_path, oblique_volume):
     files = _series(tmp_path, oblique_volume)
     for f in files:
         _edit([f], 0, Modality="MR")
-    _assert_error(tmp_path, tmp_path / "s", r"has modality MR, not CT")
+    assert_read_error(tmp_path, tmp_path / "s", r"has modality MR, not CT")
 
 
 def test_truncated_file(tmp_path, oblique_volume):
     files = _series(tmp_path, oblique_volume)
     data = files[2].read_bytes()
     files[2].write_bytes(data[: len(data) - 50])
-    _assert_error(tmp_path, tmp_path / "s", rf"{files[2].name}.*truncated")
+    assert_read_error(tmp_path, tmp_path / "s", rf"{files[2].name}.*truncated")
 
 
 @pytest.mark.parametrize(
@@ -221,26 +209,26 @@ def test_damaged_header_value(tmp_path, oblique_volume, good, damaged, pattern):
     data = files[2].read_bytes()
     assert good in data
     files[2].write_bytes(data.replace(good, damaged, 1))
-    _assert_error(tmp_path, tmp_path / "s", pattern)
+    assert_read_error(tmp_path, tmp_path / "s", pattern)
 
 
 def test_header_truncated_file(tmp_path, oblique_volume):
     files = _series(tmp_path, oblique_volume)
     data = files[2].read_bytes()
     files[2].write_bytes(data[:300])
-    _assert_error(tmp_path, tmp_path / "s", rf"{files[2].name} is a damaged or truncated DICOM file")
+    assert_read_error(tmp_path, tmp_path / "s", rf"{files[2].name} is a damaged or truncated DICOM file")
 
 
 def test_wrong_path_and_empty_folder_and_no_dicom(tmp_path):
-    _assert_error(tmp_path, tmp_path / "nope", r"nope does not exist")
+    assert_read_error(tmp_path, tmp_path / "nope", r"nope does not exist")
     (tmp_path / "empty").mkdir()
-    _assert_error(tmp_path, tmp_path / "empty", r"the folder .*empty is empty")
+    assert_read_error(tmp_path, tmp_path / "empty", r"the folder .*empty is empty")
     (tmp_path / "text").mkdir()
     (tmp_path / "text" / "notes.txt").write_text("hello")
-    _assert_error(tmp_path, tmp_path / "text", r"no DICOM image found in .*text \(1 file")
+    assert_read_error(tmp_path, tmp_path / "text", r"no DICOM image found in .*text \(1 file")
     text_file = tmp_path / "text" / "notes.txt"
-    _assert_error(tmp_path, text_file, r"notes\.txt is neither a DICOM file nor an image")
-    _assert_error(tmp_path, [tmp_path / "text" / "notes.txt"], r"notes\.txt is not a DICOM file")
+    assert_read_error(tmp_path, text_file, r"notes\.txt is neither a DICOM file nor an image")
+    assert_read_error(tmp_path, [tmp_path / "text" / "notes.txt"], r"notes\.txt is not a DICOM file")
 
 
 def test_write_dicom_series_refuses_non_empty_folder(tmp_path, oblique_volume):
@@ -248,16 +236,16 @@ def test_write_dicom_series_refuses_non_empty_folder(tmp_path, oblique_volume):
     (tmp_path / "s" / "keep.txt").write_text("x")
     with pytest.raises(CacscoreError, match="already exists and is not an empty folder"):
         write_dicom_series(oblique_volume, tmp_path / "s")
-    assert _listing(tmp_path) == ["s", "s/keep.txt"]
+    assert sorted(listing(tmp_path)) == ["s", "s/keep.txt"]
 
 
 def test_ct_series_preferred_over_a_larger_non_ct_series(tmp_path, oblique_volume):
-    write_dicom_series(oblique_volume, tmp_path / "study" / "mr", series_uid="1.2.3.9")
+    write_dicom_series(oblique_volume, tmp_path / "study" / "mr", series_uid="1.2.3.9", study_uid="1.2.3")
     for f in (tmp_path / "study" / "mr").iterdir():
         _edit([f], 0, Modality="MR")
     small = Volume(oblique_volume.hu[:4], oblique_volume.spacing_zyx_mm, oblique_volume.origin_xyz_mm,
                    oblique_volume.direction)
-    write_dicom_series(small, tmp_path / "study" / "ct", series_uid="1.2.3.1")
+    write_dicom_series(small, tmp_path / "study" / "ct", series_uid="1.2.3.1", study_uid="1.2.3")
     vol = read_volume(tmp_path / "study")
     assert vol.info.series_uid == "1.2.3.1" and vol.shape[0] == 4
     assert "1.2.3.9 (7 MR slices)" in vol.info.series_note
@@ -266,7 +254,7 @@ def test_ct_series_preferred_over_a_larger_non_ct_series(tmp_path, oblique_volum
 def test_mixed_orientation(tmp_path, oblique_volume):
     files = _series(tmp_path, oblique_volume)
     _edit(files, 2, ImageOrientationPatient=["1", "0", "0", "0", "1", "0"])
-    _assert_error(tmp_path, tmp_path / "s", r"mixes slice orientations")
+    assert_read_error(tmp_path, tmp_path / "s", r"mixes slice orientations")
 
 
 def test_slightly_irregular_increments_warn(tmp_path):

@@ -6,33 +6,22 @@ import numpy as np
 import pytest
 import SimpleITK as sitk  # noqa: N813
 
-from cacscore.errors import CacscoreError
 from cacscore.io import clamp_outside_fov, orientation_code, read_volume, write_dicom_series, write_volume
 from cacscore.volume import Volume
-
-
-def _listing(tmp_path):
-    return sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
-
-
-def _assert_error(tmp_path, source, pattern, **kw):
-    before = _listing(tmp_path)
-    with pytest.raises(CacscoreError, match=pattern):
-        read_volume(source, **kw)
-    assert _listing(tmp_path) == before
+from helpers import assert_read_error
 
 
 def test_mhd_without_its_raw(tmp_path, oblique_volume):
     write_volume(oblique_volume, tmp_path / "ct.mhd")
     (tmp_path / "ct.raw").unlink()
-    _assert_error(tmp_path, tmp_path / "ct.mhd", r"the data file ct\.raw named by ct\.mhd is missing")
+    assert_read_error(tmp_path, tmp_path / "ct.mhd", r"the data file ct\.raw named by ct\.mhd is missing")
 
 
 def test_mhd_with_truncated_raw(tmp_path, oblique_volume):
     write_volume(oblique_volume, tmp_path / "ct.mhd")
     raw = tmp_path / "ct.raw"
     raw.write_bytes(raw.read_bytes()[:100])
-    _assert_error(tmp_path, tmp_path / "ct.mhd", r"ct\.raw holds 100 bytes where ct\.mhd needs 1386")
+    assert_read_error(tmp_path, tmp_path / "ct.mhd", r"ct\.raw holds 100 bytes where ct\.mhd needs 1386")
 
 
 def test_mhd_with_damaged_dimsize(tmp_path, oblique_volume):
@@ -43,23 +32,23 @@ def test_mhd_with_damaged_dimsize(tmp_path, oblique_volume):
     line = next(t for t in text.splitlines() if t.startswith("DimSize"))  # "DimSize = nx ny nz"
     key, _, value = line.partition("= ")
     header.write_text(text.replace(line, key + "= " + value.replace(" ", "\x00", 1)))
-    _assert_error(tmp_path, header, r"ct\.mhd is a damaged MetaImage header \(DimSize")
+    assert_read_error(tmp_path, header, r"ct\.mhd is a damaged MetaImage header \(DimSize")
 
 
 def test_damaged_nifti(tmp_path):
     (tmp_path / "ct.nii.gz").write_bytes(b"\x1f\x8b not really gzip")
     pattern = r"cannot read .*ct\.nii\.gz: the file is damaged or not an image"
-    _assert_error(tmp_path, tmp_path / "ct.nii.gz", pattern)
+    assert_read_error(tmp_path, tmp_path / "ct.nii.gz", pattern)
 
 
 def test_two_dimensional_image(tmp_path):
     sitk.WriteImage(sitk.Image(4, 5, sitk.sitkInt16), str(tmp_path / "slice.nrrd"))
-    _assert_error(tmp_path, tmp_path / "slice.nrrd", r"is a 2-D image; cacscore needs a 3-D volume")
+    assert_read_error(tmp_path, tmp_path / "slice.nrrd", r"is a 2-D image; cacscore needs a 3-D volume")
 
 
 def test_series_uid_with_an_image_file(tmp_path, oblique_volume):
     write_volume(oblique_volume, tmp_path / "ct.mha")
-    _assert_error(tmp_path, tmp_path / "ct.mha", r"a series UID applies to DICOM only", series_uid="1.2")
+    assert_read_error(tmp_path, tmp_path / "ct.mha", r"a series UID applies to DICOM only", series_uid="1.2")
 
 
 def test_single_dicom_file_path(tmp_path, oblique_volume):

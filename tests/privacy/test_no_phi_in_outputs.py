@@ -73,7 +73,7 @@ def test_predict_and_batch_outputs_and_logs_hold_no_phi(dicom_cohort, random_mod
     assert code == 0, log_predict
     code, log_batch = _run(["batch", str(root / "cohort"), "-o", str(root / "out_batch"), "--workers", "1",
                             "--model", str(random_model_dir), "--heart-mask", str(masks)])
-    assert code == 1, log_batch  # one case failed
+    assert code == 2, log_batch  # one case failed on its input (exit 2, as every user error)
     assert "ct_broken" in log_batch and "ct_broken" in (root / "out_batch" / "summary.csv").read_text()
 
     outputs = _non_dicom(root / "out_predict") + _non_dicom(root / "out_batch")
@@ -110,24 +110,25 @@ def named_slices_case(tmp_path_factory, helpers):
 
 
 def _batch_error(root: Path, out: str, model: Path, *flags: str) -> tuple[str, str, str]:
-    """(error.json's message, summary.csv's error column, stdout) of a batch run over the failing case."""
+    """(error.json's message, summary.csv's error column, stderr: the error line batch prints) of a batch
+    run over the failing case."""
     import csv
     import json
 
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         code = main(["batch", str(root / "cohort"), "-o", str(root / out), "--model", str(model), *flags])
-    assert code == 1, stdout.getvalue() + stderr.getvalue()
+    assert code == 2, stdout.getvalue() + stderr.getvalue()  # a case failed on its input
     record = json.loads((root / out / "ct_named" / "error.json").read_text())
     with open(root / out / "summary.csv", newline="") as fh:
         (row,) = list(csv.DictReader(fh))
-    return record["error"], row["error"], stdout.getvalue()
+    return record["error"], row["error"], stderr.getvalue()
 
 
 def test_include_phi_keeps_identifying_values_in_batch_error_messages(named_slices_case, random_model_dir):
-    """What ``--include-phi`` changes today (README, "Use"): a failed batch case's error message
-    (error.json, summary.csv, the line batch prints) has the source's identifying DICOM values replaced by
-    [redacted]; with the flag it keeps them."""
+    """What ``--include-phi`` changes (README, "Use"): a failed case's error message (error.json,
+    summary.csv, the line batch prints) has the source's identifying DICOM values replaced by [redacted];
+    with the flag it keeps them."""
     gap = "a gap of 6.00 mm between {0}_0004.dcm and {0}_0006.dcm"
     redacted = _batch_error(named_slices_case, "out", random_model_dir)
     for text in redacted:
@@ -137,11 +138,6 @@ def test_include_phi_keeps_identifying_values_in_batch_error_messages(named_slic
         assert gap.format("Zyxwertz") in text and REDACTED not in text, text
 
 
-_LOG_GAP = ("known gap: the error line that predict_to_folder logs (both commands) and the one "
-            "`cacscore predict` prints are not redacted; the batch runner redacts only what it records")
-
-
-@pytest.mark.xfail(strict=True, reason=_LOG_GAP)
 @pytest.mark.parametrize("command", ["predict", "batch"])
 def test_a_failing_case_logs_no_identifying_value_without_include_phi(
     command, named_slices_case, random_model_dir

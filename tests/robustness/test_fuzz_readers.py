@@ -6,9 +6,6 @@ never write anything (the input folder is listed before and after). Hypothesis, 
 
 from __future__ import annotations
 
-import contextlib
-import io
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -20,6 +17,7 @@ from hypothesis import strategies as st
 from cacscore.errors import CacscoreError
 from cacscore.io import read_mask, read_volume, write_dicom_series, write_volume
 from cacscore.volume import ScanInfo, Volume
+from helpers import listing, run_cli
 
 FORMATS = (".mha", ".nii", ".nii.gz", ".nrrd", ".mhd", ".dcm")
 FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -59,12 +57,8 @@ def _mutate(data: bytes, kind: str, position: float, payload: bytes) -> bytes:
     return b""
 
 
-def _listing(folder: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
-
-
 def _check_read(target: Path, folder: Path) -> None:
-    before = _listing(folder)
+    before = listing(folder)
     try:
         volume = read_volume(target)
     except CacscoreError as exc:
@@ -72,7 +66,7 @@ def _check_read(target: Path, folder: Path) -> None:
     else:
         assert isinstance(volume, Volume)
         assert volume.hu.ndim == 3 and volume.hu.dtype == np.float32
-    assert _listing(folder) == before, "a reader wrote next to its input"
+    assert listing(folder) == before, "a reader wrote next to its input"
 
 
 mutation = st.sampled_from(["truncate", "overwrite", "nonsense", "empty"])
@@ -130,23 +124,14 @@ def test_read_mask_on_damaged_files(seeds, fmt, kind, position, payload):
         for f in files:
             data = f.read_bytes()
             (folder / f.name).write_bytes(_mutate(data, kind, position, payload) if f == files[-1] else data)
-        before = _listing(folder)
+        before = listing(folder)
         try:
             mask = read_mask(folder / files[0].name, like=like)
         except CacscoreError:
             pass
         else:
             assert mask.shape == like.shape
-        assert _listing(folder) == before
-
-
-def _cli(argv: list[str]) -> tuple[int, str, str]:
-    from cacscore.cli.main import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(argv)
-    return code, out.getvalue(), err.getvalue()
+        assert listing(folder) == before
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -158,22 +143,30 @@ def test_cli_info_on_damaged_files(seeds, fmt, kind, position, payload):
         for f in files:
             data = f.read_bytes()
             (folder / f.name).write_bytes(_mutate(data, kind, position, payload) if f == files[0] else data)
-        before = _listing(folder)
-        code, _, err = _cli(["info", str(folder / files[0].name)])
+        before = listing(folder)
+        code, _, err = run_cli(["info", str(folder / files[0].name)])
         assert code in (0, 2)
         assert "Traceback" not in err
         if code == 2:
             lines = [line for line in err.splitlines() if not line.startswith("WARNING")]
             assert len(lines) == 1 and lines[0].startswith("cacscore info: error:"), err
-        assert _listing(folder) == before
+        assert listing(folder) == before
 
 
 def test_seed_files_are_valid(seeds):
-    """The fuzz starts from files that do read (else it would only test error paths)."""
-    for fmt in FORMATS:
-        assert read_volume(seeds[fmt][0]).shape == (4, 8, 10) or fmt == ".dcm"
-    assert read_volume(seeds["dicom_folder"][0].parent).shape == (4, 8, 10)
-    shutil.rmtree(Path(tempfile.mkdtemp()))
+    """The fuzz starts from files that do read (else it would only test error paths): every image file as
+    the whole 4 x 8 x 10 volume, a single DICOM file as its one slice, the DICOM folder as the volume."""
+    expected = _volume()
+    for fmt in FORMATS[:-1]:
+        read = read_volume(seeds[fmt][0])
+        assert read.shape == (4, 8, 10), fmt
+        np.testing.assert_array_equal(read.hu, expected.hu)
+    one_slice = read_volume(seeds[".dcm"][0])
+    assert one_slice.shape == (1, 8, 10)
+    np.testing.assert_array_equal(one_slice.hu[0], expected.hu[0])  # CT00001.dcm is slice 0
+    folder = read_volume(seeds["dicom_folder"][0].parent)
+    assert folder.shape == (4, 8, 10)
+    np.testing.assert_array_equal(folder.hu, expected.hu)
 
 
 @FUZZ

@@ -71,8 +71,8 @@ def test_missing_slice_is_a_clear_error(tmp_path):
 def test_folder_with_mixed_series_reads_one_and_says_so(tmp_path):
     ct = _volume((5, 8, 8))
     other = _volume((3, 8, 8))
-    write_dicom_series(ct, tmp_path / "mixed" / "a", series_description="calcium 3mm")
-    write_dicom_series(other, tmp_path / "mixed" / "b", series_description="scout")
+    write_dicom_series(ct, tmp_path / "mixed" / "a", series_description="calcium 3mm", study_uid="1.2.3")
+    write_dicom_series(other, tmp_path / "mixed" / "b", series_description="scout", study_uid="1.2.3")
     volume = read_volume(tmp_path / "mixed")
     assert volume.shape == (5, 8, 8)  # the CT series with most slices
     assert volume.info.series_note and "2 series" in volume.info.series_note

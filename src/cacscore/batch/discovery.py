@@ -12,63 +12,115 @@ from cacscore.errors import CacscoreError
 DONE_MARKER = "result.json"
 
 
+#: The file that makes a folder a manifest cohort (what ``cacscore phantom --layout manifest`` writes).
+MANIFEST_NAME = "manifest.csv"
+
+#: Hex characters of the study hash that tells apart the studies found in one folder.
+STUDY_ID_LENGTH = 8
+
+
 @dataclass(frozen=True)
 class BatchCase:
-    """One scan of a cohort: where it is, its id (the output folder name) and an optional heart mask."""
+    """One scan of a cohort: where it is, its id (the output folder name), an optional heart mask, and the
+    DICOM series to read when its folder holds several studies."""
 
     case_id: str
     input_path: Path
     heart_mask_path: Path | None = None
+    series_uid: str | None = None
 
 
 def discover_cases(source: str | os.PathLike[str]) -> list[BatchCase]:
-    """The cases of a cohort, sorted by case id.
+    """The cases of a cohort, sorted by case id; every scan once, none merged with another.
 
-    ``source`` is either a manifest CSV (read with :func:`cacscore.datasets.read_manifest`) or a folder whose
-    entries are cases: each image file (.mhd/.mha/.nii/.nii.gz/.nrrd) is one case, and each subfolder is
-    one DICOM case. Hidden entries and the data files of MetaImages (.raw/.zraw) are ignored. Case ids (the
-    output folder names) are a manifest's ``case_id`` column, else :func:`cacscore.case_folder.case_id_for`
-    (the folder name or file stem, as ``predict`` names them).
+    ``source`` is a manifest CSV (:func:`cacscore.datasets.read_manifest`), a folder holding
+    ``manifest.csv`` (that manifest), or a folder whose entries are cases: each image file
+    (.mhd/.mha/.nii/.nii.gz/.nrrd/.nhdr) is one case, and each subfolder is a DICOM export tree holding one
+    case per study (a subfolder with one study is one case named after it; with several, each study is a
+    case ``<folder>-<hash of its StudyInstanceUID>``, reading the series the reader would choose in it).
+    Hidden entries and the data files of MetaImages (.raw/.zraw) are ignored. Case ids (the output folder
+    names) are a manifest's ``case_id`` column, else :func:`cacscore.case_ids.case_id_for`.
 
     Raises:
-        CacscoreError: the source does not exist, holds no case, or two cases share an id.
+        CacscoreError: the source does not exist, holds no case, two cases share an id, or an id cannot
+            name an output folder (:func:`cacscore.case_ids.check_case_id`).
     """
-    from cacscore.case_folder import case_id_for, check_case_id
-    from cacscore.io import IMAGE_SUFFIXES, image_suffix
+    from cacscore.io import IMAGE_SUFFIXES
 
     path = Path(source)
     if path.is_file() and path.suffix.lower() == ".csv":
-        from cacscore.datasets import read_manifest
-
-        cases = []
-        for c in read_manifest(path):
-            check_case_id(c.case_id)
-            mask = Path(c.heart_mask_path) if c.heart_mask_path else None
-            cases.append(BatchCase(c.case_id, Path(c.image_path), mask))
+        cases = _manifest_cases(path)
     elif path.is_dir():
-        cases = []
-        for entry in sorted(path.iterdir()):
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir() or (entry.is_file() and image_suffix(entry)):
-                cases.append(BatchCase(case_id_for(entry), entry))
+        manifest = path / MANIFEST_NAME
+        cases = _manifest_cases(manifest) if manifest.is_file() else _folder_cases(path)
     elif path.exists():
         raise CacscoreError(f"{path} is neither a folder of cases nor a manifest .csv; give one of those")
     else:
         raise CacscoreError(f"{path} does not exist; give a folder of cases or a manifest .csv")
     if not cases:
         raise CacscoreError(
-            f"no case found in {path}: expected subfolders of DICOM files or image files "
-            f"({', '.join(IMAGE_SUFFIXES)})"
+            f"no case found in {path}: expected subfolders of DICOM files, image files "
+            f"({', '.join(IMAGE_SUFFIXES)}) or a {MANIFEST_NAME}"
         )
-    ids = [c.case_id for c in cases]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    ids = [c.case_id.casefold() for c in cases]
+    duplicates = sorted({c.case_id for c in cases if ids.count(c.case_id.casefold()) > 1})
     if duplicates:
         raise CacscoreError(
             f"several inputs have the same case id ({', '.join(duplicates[:5])}); "
             "rename them or list them in a manifest with distinct ids"
         )
     return sorted(cases, key=lambda c: c.case_id)
+
+
+def _manifest_cases(manifest: Path) -> list[BatchCase]:
+    from cacscore.case_ids import check_case_id
+    from cacscore.datasets import read_manifest
+
+    cases = []
+    for c in read_manifest(manifest):
+        try:
+            check_case_id(c.case_id)
+        except CacscoreError as exc:
+            raise CacscoreError(f"{manifest.name}: {exc}") from None
+        mask = Path(c.heart_mask_path) if c.heart_mask_path else None
+        cases.append(BatchCase(c.case_id, Path(c.image_path), mask))
+    return cases
+
+
+def _folder_cases(folder: Path) -> list[BatchCase]:
+    from cacscore.case_ids import case_id_for, check_case_id
+    from cacscore.io import image_suffix
+
+    cases = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            cases.extend(_dicom_cases(entry))
+        elif entry.is_file() and image_suffix(entry):
+            cases.append(BatchCase(case_id_for(entry), entry))
+    for case in cases:
+        check_case_id(case.case_id)
+    return cases
+
+
+def _dicom_cases(folder: Path) -> list[BatchCase]:
+    """One case per study of a DICOM export tree (the folder itself when it holds one study or none)."""
+    from cacscore.case_ids import case_id_for
+    from cacscore.io.dicom_read import pick_series, study_series
+    from cacscore.log import collect_warnings
+    from cacscore.privacy import hashed_id
+
+    name = case_id_for(folder)
+    try:
+        with collect_warnings():  # pydicom's warnings on odd headers come again, recorded, when read
+            studies = study_series(folder)
+    except CacscoreError:  # e.g. an empty folder: reading it gives the error of that case
+        studies = {}
+    if len(studies) <= 1:
+        return [BatchCase(name, folder)]
+    return [BatchCase(f"{name}-{hashed_id(study, STUDY_ID_LENGTH)}", folder, series_uid=pick_series(series))
+            for study, series in sorted(studies.items())]
 
 
 def select_part(cases: list[BatchCase], num_parts: int = 1, part_id: int = 0) -> list[BatchCase]:

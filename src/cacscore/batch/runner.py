@@ -8,7 +8,8 @@ machine's cores divided by the workers (or Dask threads) sharing it, so workers 
 A case is done when ``OUTDIR/<id>/result.json`` exists (the pipeline writes it last, atomically); done cases
 are skipped unless ``overwrite`` is set, so a killed run resumes where it stopped. A case that fails is
 recorded in ``OUTDIR/<id>/error.json`` (and the cohort summary) without stopping the others, and is tried
-again by the next run.
+again by the next run. An interrupt (Ctrl-C) stops the local workers at once: they ignore SIGINT, and the
+main process terminates them.
 """
 
 from __future__ import annotations
@@ -16,17 +17,18 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from cacscore.batch.cohort import CohortSummary, write_cohort_summary
 from cacscore.batch.discovery import BatchCase, discover_cases, is_done, select_part
+from cacscore.batch.run_summary import CohortSummary, write_cohort_summary
 from cacscore.errors import CacscoreError
 from cacscore.io.atomic import write_text_atomic
 from cacscore.log import get_logger
@@ -84,9 +86,11 @@ def run_batch(
     """
     if workers < 1:
         raise CacscoreError(f"--workers must be at least 1, not {workers}")
+    from cacscore.case_folder import check_output_folder
+
     out = Path(out_dir)
     cohort = discover_cases(source)
-    _refuse_outputs_inside_inputs(cohort, out)
+    check_output_folder(out, [Path(source), *(c.input_path for c in cohort)])
     part = select_part(cohort, num_parts, part_id)
     todo = [c for c in part if options.overwrite or not is_done(c, out)]
     skipped = tuple(c.case_id for c in part if c not in todo)
@@ -122,73 +126,24 @@ def run_batch(
 
 
 def run_case(case: BatchCase, out_dir: Path, options: Any, predictor: Any) -> Any:
-    """Predict one case; never raises: a failure becomes a failed outcome and ``<id>/error.json``."""
-    from cacscore.case_folder import CaseOutcome, predict_to_folder
+    """Predict one case; never raises for a failing case: it becomes a failed outcome and
+    ``<id>/error.json`` (the message as :func:`cacscore.case_folder.predict_to_folder` gives it, without
+    patient-identifying values unless PHI was asked for)."""
+    from cacscore.case_folder import predict_to_folder
 
-    _remove_stale_staging(out_dir, case.case_id)
     case_options = replace(options, overwrite=True)
     if case.heart_mask_path is not None:
         case_options = replace(case_options, heart_mask=case.heart_mask_path)
-    start = time.perf_counter()
-    try:
-        outcome = predict_to_folder(case.input_path, out_dir, case_options, predictor=predictor,
-                                    case_id=case.case_id)
-    except Exception as exc:  # one case must never stop the cohort; the error is recorded below
-        kind = "" if isinstance(exc, CacscoreError) else f"internal error ({type(exc).__name__}): "
-        outcome = CaseOutcome(
-            case_id=case.case_id, status="error", result=None, error=f"{kind}{exc}",
-            seconds=time.perf_counter() - start,
-        )
-    if outcome.case_id != case.case_id:
-        raise RuntimeError(f"pipeline wrote case {outcome.case_id!r} for batch case {case.case_id!r}")
+    outcome = predict_to_folder(case.input_path, out_dir, case_options, predictor=predictor,
+                                case_id=case.case_id, series_uid=case.series_uid)
     record = out_dir / case.case_id / ERROR_RECORD
     if outcome.status == "ok":
         record.unlink(missing_ok=True)
     else:
-        error = _private_error(outcome.error or "unknown error", case, options)
-        outcome = replace(outcome, error=error)
-        entry = {"case_id": case.case_id, "error": error, "seconds": outcome.seconds}
+        entry = {"case_id": case.case_id, "error": outcome.error, "seconds": outcome.seconds,
+                 "internal": outcome.internal}
         write_text_atomic(record, json.dumps(entry, indent=2))
     return outcome
-
-
-def _remove_stale_staging(out_dir: Path, case_id: str) -> None:
-    """Remove what a killed run left of this case: the pipeline's hidden staging folders (``.<id>.partial-*``,
-    ``.<id>.old-*``). Only the run that is about to redo the case calls this, so none of them is live."""
-    import shutil
-
-    for leftover in [*out_dir.glob(f".{case_id}.partial-*"), *out_dir.glob(f".{case_id}.old-*")]:
-        shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _private_error(message: str, case: BatchCase, options: Any) -> str:
-    """The error message with the source's identifying DICOM values removed (unless PHI was asked for)."""
-    if getattr(options, "include_phi", False):
-        return message
-    from cacscore.privacy import phi_values, redact
-
-    values: set[str] = set()
-    if case.input_path.is_dir():
-        import pydicom
-
-        for file in sorted(case.input_path.rglob("*"))[:50]:
-            try:
-                values = phi_values(pydicom.dcmread(file, stop_before_pixels=True))
-                break
-            except Exception:  # not DICOM: try the next file
-                continue
-    return redact(message, values)
-
-
-def _refuse_outputs_inside_inputs(cases: Sequence[BatchCase], out: Path) -> None:
-    resolved = out.resolve()
-    for case in cases:
-        src = case.input_path.resolve()
-        if resolved == src or (src.is_dir() and src in resolved.parents):
-            raise CacscoreError(
-                f"the output folder {out} lies inside the input {case.input_path}; "
-                "choose an output folder outside the inputs (cacscore never writes next to inputs)"
-            )
 
 
 # ----- predictor loading, once per worker -------------------------------------------------------------------
@@ -225,6 +180,8 @@ _WORKER_PREDICTOR: Any = None
 
 def _init_pool_worker(options: Any, threads: int) -> None:
     global _WORKER_PREDICTOR
+    # Ctrl-C reaches the whole process group: the main process alone handles it, by terminating the workers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER_PREDICTOR = _load_predictor(options, threads)
 
 
@@ -260,7 +217,7 @@ def _run_pool(todo: list[BatchCase], out: Path, options: Any, workers: int, done
                 finished.add(case.case_id)
                 done(outcome)
         except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
+            _stop_workers(pool)
             raise
         pool.shutdown(wait=True)
         remaining = [c for c in remaining if c.case_id not in finished]
@@ -269,6 +226,21 @@ def _run_pool(todo: list[BatchCase], out: Path, options: Any, workers: int, done
         log.warning("a worker process died; %d case(s) left (attempt %d)", len(remaining), attempt)
     for case in remaining:
         done(_failed(case, "the worker process running this case died (out of memory?)"))
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop the pool's worker processes now (an interrupt): cancel what waits, terminate what runs."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14
+    if terminate is not None:
+        terminate()
+        return
+    # the processes before shutdown, which forgets them; Python < 3.14 has no public way to stop them
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=5)
 
 
 # ----- Dask distributed -----------------------------------------------------------------------------------

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from cacscore.cli._common import progress_enabled
+from cacscore.cli._common import exit_status, import_engine_libraries, one_line, progress_enabled
 
 COMMAND = "batch"
 HELP = "score every scan of a folder or manifest (process pool or Dask; resumable; shardable)"
+
+# Exit status: 0 every case done, 2 a case failed on its input (listed in summary.csv, one line each on
+# stderr), 1 a case hit an internal error, 130 interrupted.
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from cacscore.cli.predict import options_from_args
 
     options = options_from_args(args)
+    import_engine_libraries(options.engine)
     bar = None
     failed = 0
 
@@ -66,9 +71,9 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     for outcome in report.failed:
-        print(f"{outcome.case_id}: failed: {outcome.error}")
+        print(f"cacscore batch: error: {one_line(outcome.error or '')}", file=sys.stderr)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(report.summary.counts.items()))
     print(f"{len(report.outcomes)} run, {len(report.skipped)} skipped; cohort: {counts}")
     print(f"summary: {report.summary.summary_csv}")
     print(f"index:   {report.summary.index_html}")
-    return 1 if report.failed else 0
+    return exit_status(report.outcomes)

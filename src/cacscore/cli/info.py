@@ -49,9 +49,13 @@ def describe(volume) -> list[tuple[str, str]]:
 
 def run(args: argparse.Namespace) -> int:
     from cacscore.io import read_volume
+    from cacscore.log import collect_warnings
 
-    volume = read_volume(args.path, series_uid=args.series_uid)
+    with collect_warnings() as caught:
+        volume = read_volume(args.path, series_uid=args.series_uid)
     lines = describe(volume)
+    if caught.summary():
+        lines.append(("warning", caught.summary()))
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
         print(f"{key:<{width}}  {value}")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cacscore.cli._common import progress_enabled
+from cacscore.cli._common import exit_status, import_engine_libraries, one_line, progress_enabled
 from cacscore.errors import CacscoreError
 
 COMMAND = "predict"
@@ -79,7 +79,9 @@ def artery_table(result: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cacscore.case_folder import predict_to_folder
+    """Every input is run (one failing does not stop the others), summary.csv lists each once, and the
+    exit status says whether all went well (:func:`cacscore.cli._common.exit_status`)."""
+    from cacscore.case_folder import case_ids_for, check_output_folder, predict_to_folder
     from cacscore.detection.pipeline import load_predictor
     from cacscore.reporting import write_summary_csv
 
@@ -89,17 +91,20 @@ def run(args: argparse.Namespace) -> int:
         raise CacscoreError(f"input(s) not found: {', '.join(missing)}; give DICOM folders or image files")
     if args.heart_mask and len(inputs) > 1 and not Path(args.heart_mask).is_dir():
         raise CacscoreError("one --heart-mask file for several inputs; give a folder of <case id> masks")
-    options = options_from_args(args)
     out_dir = Path(args.output)
+    check_output_folder(out_dir, inputs)
+    case_ids = case_ids_for(inputs)
+    options = options_from_args(args)
+    import_engine_libraries(options.engine)
     predictor = load_predictor(options)
     outcomes = []
-    iterator = inputs
+    cases = list(zip(inputs, case_ids, strict=True))
     if progress_enabled(args) and len(inputs) > 1:
         from tqdm import tqdm
 
-        iterator = tqdm(inputs, desc="predict", unit="case")
-    for path in iterator:
-        outcome = predict_to_folder(path, out_dir, options, predictor=predictor)
+        cases = tqdm(cases, desc="predict", unit="case")
+    for path, case_id in cases:
+        outcome = predict_to_folder(path, out_dir, options, predictor=predictor, case_id=case_id)
         outcomes.append(outcome)
         if outcome.status == "ok":
             print(f"{outcome.case_id}: {outcome.seconds:.1f} s -> {Path(outcome.output_dir) / 'report.html'}")
@@ -107,8 +112,7 @@ def run(args: argparse.Namespace) -> int:
         elif outcome.status == "skipped":
             print(f"{outcome.case_id}: results exist in {outcome.output_dir}; skipped (--overwrite to redo)")
         else:
-            print(f"cacscore predict: error: {outcome.case_id}: {outcome.error}", file=sys.stderr)
-    if any(o.status != "error" for o in outcomes):
-        write_summary_csv(outcomes, out_dir / "summary.csv")
-        print(f"summary: {out_dir / 'summary.csv'}")
-    return 2 if any(o.status == "error" for o in outcomes) else 0
+            print(f"cacscore predict: error: {one_line(outcome.error or '')}", file=sys.stderr)
+    write_summary_csv(outcomes, out_dir / "summary.csv")
+    print(f"summary: {out_dir / 'summary.csv'}")
+    return exit_status(outcomes)

@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     from cacscore.io import read_mask, read_volume
     from cacscore.io.atomic import write_text_atomic
+    from cacscore.log import collect_warnings, get_logger, warning_line
     from cacscore.scoring import get_preset, score_table, score_volume
 
     settings = get_preset(args.preset).with_(
@@ -58,10 +59,16 @@ def run(args: argparse.Namespace) -> int:
         keep_lm=False if args.fold_lm else None,
         normalise_to_3mm=False if args.no_normalise else None,
     )
-    volume = read_volume(args.image, series_uid=args.series_uid)
-    labels = read_mask(args.mask, like=volume)
-    result = score_volume(volume, labels, settings)
+    with collect_warnings() as caught:
+        volume = read_volume(args.image, series_uid=args.series_uid)
+        labels = read_mask(args.mask, like=volume)
+        result = score_volume(volume, labels, settings)
     print(score_table(result))
+    warnings = list(dict.fromkeys([*volume.info.warnings, *result.warnings, *caught.own]))
+    if caught.summary():
+        warnings.append(caught.summary())
+    if warnings:
+        get_logger(__name__).warning("%s", warning_line(args.image, warnings))
     if args.output:
         document = result.to_dict()
         document["settings"]["preset"] = args.preset

@@ -41,12 +41,13 @@ def read_volume(
 
     Args:
         path: a folder of DICOM files (searched recursively), a list of DICOM files, a single DICOM file
-            (read with the other files of its series in its folder), or .mhd/.mha/.nii/.nii.gz/.nrrd.
+            (read as a one-slice volume, with a warning), or .mhd/.mha/.nii/.nii.gz/.nrrd.
         series_uid: for DICOM, the series to read when several are present (default: the CT series with
             most slices, recorded in ``volume.info.series_note``).
 
     Raises:
-        CacscoreError: a wrong path or unreadable/inconsistent input, with what to do.
+        CacscoreError: a wrong path or an unreadable, inconsistent or implausible input, with what to do
+            (every check is listed in docs/formats.md; the shared ones are :mod:`cacscore.io.validate`).
     """
     if not isinstance(path, str | os.PathLike):
         return read_dicom_series(list(path), series_uid=series_uid)

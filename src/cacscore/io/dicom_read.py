@@ -2,12 +2,14 @@
 
 Choices (see docs/formats.md):
 
-- A folder is searched recursively; every regular file is tried as DICOM. Files that are not DICOM (no
-  ``DICM`` preamble, e.g. a README or a DICOMDIR-less viewer's index) and DICOM objects without pixel data or
-  position (DICOMDIR, SR, presentation states) are skipped and counted in a warning. A file that *is* DICOM
-  but cannot be read (truncated) is an error naming the file.
-- When several series are present, the CT series with the most slices is taken (ties: lowest series UID)
-  and ``ScanInfo.series_note`` says which and what else was there; ``series_uid=`` names one instead.
+- A folder is searched recursively (:mod:`cacscore.io.dicom_files`): files that are plainly not DICOM images
+  are skipped and counted in a warning; a file that is DICOM but cannot be read is an error naming it.
+- When several series of one study are present, the CT series with the most slices is taken (ties: lowest
+  series UID) and ``ScanInfo.series_note`` says which and what else was there; ``series_uid=`` names one.
+  Series of several studies (patients, visits) are never chosen among: that is an error that says how to
+  read them (``series_uid=``, or ``cacscore batch``, which scores each study as a case).
+- Every slice is checked against the others before its pixels are read (:mod:`cacscore.io.dicom_checks`),
+  and the volume against physics after (:func:`cacscore.io.validate.check_volume`).
 - Slices are sorted by their position along the slice normal n = row x column direction cosines
   (``ImageOrientationPatient``), i.e. by ``dot(ImagePositionPatient, n)``, never by file name or
   InstanceNumber. The z index axis therefore points along n (a right-handed direction matrix).
@@ -16,74 +18,36 @@ Choices (see docs/formats.md):
 - Values are kept as read: pixels outside the reconstruction field of view (often -2048 HU or the
   PixelPaddingValue) are not clamped. :func:`cacscore.io.clamp_outside_fov` does it when wanted.
 
-Errors (one :class:`~cacscore.errors.CacscoreError` each): wrong path, empty folder, no DICOM image, truncated
-file, unknown series UID, non-CT modality, mixed rows/columns/pixel spacing/orientation, gantry tilt (the
-slices progress off the normal), duplicated positions, missing slices (a gap > 1.5 x the median increment),
-multi-frame images. Warnings (kept in ``ScanInfo.warnings`` and logged): skipped non-DICOM files, several
-series, slightly irregular increments, a single-slice series.
+Warnings (kept in ``ScanInfo.warnings``, never printed here): skipped non-DICOM files, several series,
+slightly irregular increments, a single-slice series, a kVp or slice thickness that is no number, slices
+naming another study, no rescale fields.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from cacscore.errors import CacscoreError
-from cacscore.log import get_logger
+from cacscore.io import dicom_checks as checks
+from cacscore.io.dicom_files import DicomHeader, folder_or_files, list_files, read_headers
+from cacscore.io.validate import check_declared_size, check_hu, check_volume
 from cacscore.volume import ScanInfo, Volume
 
-log = get_logger(__name__)
+#: Plausible ranges of the acquisition numbers kept in ScanInfo (a value outside is ignored, with a warning).
+KVP_RANGE_KV: tuple[float, float] = (40.0, 200.0)
+SLICE_THICKNESS_RANGE_MM: tuple[float, float] = (0.01, 50.0)
 
-#: A gap between consecutive slice positions larger than this multiple of the median increment is taken as
-#: missing slices.
-MISSING_SLICE_GAP_FACTOR = 1.5
-
-#: Positions closer than this (mm) along the normal are the same position.
-DUPLICATE_POSITION_TOLERANCE_MM = 1e-3
-
-#: Largest angle (degrees) between the slice normal and the line through the slice positions before the
-#: series is called tilted.
-MAX_TILT_DEGREES = 0.5
-
-#: Relative spread of the increments (max - min) / median above which a warning is recorded.
-IRREGULAR_INCREMENT_TOLERANCE = 0.01
-
-_CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
-
-#: Pixel spacing and orientation values agreeing within this are the same.
-_GEOMETRY_TOLERANCE = 1e-4
-
-
-@dataclass
-class _Header:
-    path: Path
-    ds: object  # pydicom Dataset without pixel data
+#: Header fields read when listing the series of a folder (:func:`study_series`).
+_LISTING_TAGS = ("StudyInstanceUID", "SeriesInstanceUID", "Modality", "SOPClassUID", "ImagePositionPatient")
 
 
 def read_dicom_series(
-    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-    series_uid: str | None = None,
-) -> Volume:
-    """Read one CT series from a folder (searched recursively) or from a list of DICOM files.
-
-    See :func:`_read_dicom_series`; a header value that cannot be parsed (a damaged number or code string,
-    which pydicom hands on as text) is a :class:`CacscoreError` naming the source, never a traceback.
-    """
-    try:
-        return _read_dicom_series(source, series_uid)
-    except (ValueError, TypeError, OverflowError) as exc:
-        where = source if isinstance(source, str | os.PathLike) else "the DICOM files"
-        raise CacscoreError(
-            f"{where}: a DICOM header value is damaged ({type(exc).__name__}: {str(exc)[:100]!r}); "
-            "re-export the series"
-        ) from None
-
-
-def _read_dicom_series(
     source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     series_uid: str | None = None,
 ) -> Volume:
@@ -99,98 +63,113 @@ def _read_dicom_series(
         direction columns = row cosines, column cosines, slice normal (LPS).
 
     Raises:
-        CacscoreError: see the module docstring for the list.
+        CacscoreError: see the module docstring; a header value that cannot be parsed (a damaged number or
+            code string, which pydicom hands on as text) names the source, never a traceback.
     """
+    try:
+        return _read_dicom_series(source, series_uid)
+    except (ValueError, TypeError, OverflowError) as exc:
+        where = source if isinstance(source, str | os.PathLike) else "the DICOM files"
+        raise CacscoreError(
+            f"{where}: a DICOM header value is damaged ({type(exc).__name__}: {str(exc)[:100]!r}); "
+            "re-export the series"
+        ) from None
+
+
+def _read_dicom_series(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    series_uid: str | None,
+) -> Volume:
+    files, strict, source_text = folder_or_files(source)
+    headers, skipped = read_headers(files, strict)
+    if not headers:
+        raise CacscoreError(
+            f"no DICOM image found in {source_text} ({len(files)} file(s), none a DICOM image with a "
+            "position); give the folder that holds the CT slices"
+        )
     warnings: list[str] = []
-    if isinstance(source, str | os.PathLike):
-        folder = Path(source)
-        if not folder.exists():
-            raise CacscoreError(f"{folder} does not exist; give a DICOM folder or an image file")
-        if not folder.is_dir():
-            raise CacscoreError(f"{folder} is not a folder")
-        files = sorted(f for f in folder.rglob("*") if f.is_file())
-        if not files:
-            raise CacscoreError(f"the folder {folder} is empty; give the folder that holds the DICOM slices")
-        headers, skipped = _read_headers(files, strict=False)
-        source_text = str(folder)
-        if not headers:
-            raise CacscoreError(
-                f"no DICOM image found in {folder} ({len(files)} file(s), none a DICOM image with a "
-                "position); "
-                "give the folder that holds the CT slices"
-            )
-    else:
-        files = [Path(f) for f in source]
-        if not files:
-            raise CacscoreError("the list of DICOM files is empty")
-        for f in files:
-            if not f.is_file():
-                raise CacscoreError(f"{f} does not exist or is not a file")
-        headers, skipped = _read_headers(files, strict=True)
-        source_text = str(files[0].parent)
     if skipped:
         warnings.append(f"skipped {len(skipped)} file(s) that are not DICOM images (e.g. {skipped[0].name})")
-
-    headers, note = _choose_series(headers, series_uid)
+    headers, note = choose_series(headers, series_uid)
     if note:
         warnings.append(note)
-    first = headers[0].ds
-    modality = str(first.get("Modality", "") or "")
-    if modality != "CT":
-        raise CacscoreError(
-            f"series {first.get('SeriesInstanceUID', '?')} has modality {modality or 'unknown'}, not CT; "
-            "cacscore scores CT scans only"
-        )
-    for h in headers:
-        if int(h.ds.get("NumberOfFrames", 1) or 1) > 1:
-            raise CacscoreError(
-                f"{h.path.name} is a multi-frame image (enhanced CT); export the series as single-frame "
-                "CT Image Storage slices"
-            )
-    _check_same_size(headers)
-    row_cos, col_cos, normal = _orientation(headers)
-    positions = np.array([[float(v) for v in h.ds.ImagePositionPatient] for h in headers])
+    warnings.extend(_other_study_note(headers))
+    checks.check_modality(headers)
+    checks.check_pixel_format(headers)
+    rows, columns, (row_spacing, col_spacing) = checks.slice_size(headers)
+    row_cos, col_cos, normal = checks.orientation(headers)
+    positions = checks.positions(headers)
     distance = positions @ normal
     order = np.argsort(distance, kind="stable")
     headers = [headers[i] for i in order]
     positions, distance = positions[order], distance[order]
-    increment = _check_positions(headers, positions, distance, normal, warnings)
-
-    hu = np.empty((len(headers), int(first.Rows), int(first.Columns)), dtype=np.float32)
-    for k, h in enumerate(headers):
-        hu[k] = _slice_hu(h.path)
-
-    row_spacing, col_spacing = (float(v) for v in first.PixelSpacing)
-    direction = np.column_stack([row_cos, col_cos, normal])
-    thickness = first.get("SliceThickness")
-    kvp = first.get("KVP")
-    kernel = first.get("ConvolutionKernel")
-    if kernel is not None and not isinstance(kernel, str):
-        kernel = "\\".join(str(k) for k in kernel)
-    info = ScanInfo(
-        modality=modality,
-        kvp=float(kvp) if kvp not in (None, "") else None,
-        slice_thickness_mm=float(thickness) if thickness not in (None, "") else None,
-        slice_increment_mm=increment,
-        manufacturer=_text(first.get("Manufacturer")),
-        model=_text(first.get("ManufacturerModelName")),
-        kernel=_text(kernel),
-        series_uid=_text(first.get("SeriesInstanceUID")),
-        study_uid=_text(first.get("StudyInstanceUID")),
-        series_description=_text(first.get("SeriesDescription")),
-        source=source_text,
-        series_note=note,
-        warnings=tuple(warnings),
-    )
-    for w in warnings:
-        log.warning("%s", w)
-    return Volume(
+    increment = checks.check_positions(headers, positions, distance, normal, warnings)
+    check_declared_size((len(headers), rows, columns), source_text)
+    hu = _read_pixels(headers, rows, columns, warnings)
+    volume = Volume(
         hu=hu,
         # PixelSpacing is (row spacing = y, column spacing = x), PS3.3 C.7.6.2.1.1
         spacing_zyx_mm=(increment, row_spacing, col_spacing),
         origin_xyz_mm=tuple(positions[0]),
-        direction=direction,
-        info=info,
+        direction=np.column_stack([row_cos, col_cos, normal]),
+        info=_scan_info(headers[0].ds, increment, source_text, note, warnings),
+    )
+    return check_volume(volume, source_text)
+
+
+def _read_pixels(headers: list[DicomHeader], rows: int, columns: int, warnings: list[str]) -> np.ndarray:
+    """HU of every slice (z, y, x): each slice's pixel data length is checked against its header first, its
+    HU (finite, within CT's range) after, then the rescale steps between slices."""
+    for h in headers:
+        checks.check_pixel_bytes(h)
+    hu = np.empty((len(headers), rows, columns), dtype=np.float32)
+    rescales: list[tuple[float, float] | None] = []
+    for k, h in enumerate(headers):
+        hu[k], slice_rescale = _slice_hu(h.path, (rows, columns))
+        check_hu(hu[k], str(h.path))  # a damaged rescale names its own slice
+        rescales.append(slice_rescale)
+    if all(r is None for r in rescales):
+        warnings.append("the slices have no RescaleSlope/RescaleIntercept: the stored values are taken as HU")
+    checks.check_rescale_steps(hu, rescales, [h.path.name for h in headers])
+    return hu
+
+
+def _number(ds, keyword: str, valid: tuple[float, float], unit: str, warnings: list[str]) -> float | None:
+    """A numeric header field, or None (with a warning) when it is no number or outside ``valid``."""
+    value = ds.get(keyword)
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not (math.isfinite(number) and valid[0] <= number <= valid[1]):
+        warnings.append(f"{keyword} {str(value)!r} is not a {unit} ({valid[0]:g}-{valid[1]:g}); ignored")
+        return None
+    return number
+
+
+def _scan_info(ds, increment: float, source: str, note: str | None, warnings: list[str]) -> ScanInfo:
+    """The acquisition metadata of the first slice (no patient-identifying field)."""
+    kernel = ds.get("ConvolutionKernel")
+    if kernel is not None and not isinstance(kernel, str):
+        kernel = "\\".join(str(k) for k in kernel)
+    kvp = _number(ds, "KVP", KVP_RANGE_KV, "tube voltage in kV", warnings)
+    thickness = _number(ds, "SliceThickness", SLICE_THICKNESS_RANGE_MM, "slice thickness in mm", warnings)
+    return ScanInfo(
+        modality="CT",
+        kvp=kvp,
+        slice_thickness_mm=thickness,
+        slice_increment_mm=increment,
+        manufacturer=_text(ds.get("Manufacturer")),
+        model=_text(ds.get("ManufacturerModelName")),
+        kernel=_text(kernel),
+        series_uid=_text(ds.get("SeriesInstanceUID")),
+        study_uid=_text(ds.get("StudyInstanceUID")),
+        series_description=_text(ds.get("SeriesDescription")),
+        source=source,
+        series_note=note,
+        warnings=tuple(warnings),
     )
 
 
@@ -201,93 +180,44 @@ def _text(value: object) -> str | None:
     return text or None
 
 
-def _read_headers(files: Sequence[Path], strict: bool) -> tuple[list[_Header], list[Path]]:
-    """Headers of the DICOM images among ``files``; the others are skipped (or raise if ``strict``)."""
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
-    headers: list[_Header] = []
-    skipped: list[Path] = []
-    for f in files:
-        try:
-            ds = pydicom.dcmread(f, stop_before_pixels=True)
-        except InvalidDicomError:
-            if strict:
-                raise CacscoreError(
-                    f"{f} is not a DICOM file; give only the slices of one CT series"
-                ) from None
-            skipped.append(f)
-            continue
-        except Exception as exc:  # pydicom raises many types for damaged files
-            raise CacscoreError(
-                f"{f} is a damaged or truncated DICOM file ({type(exc).__name__}); "
-                "re-export or remove it"
-            ) from None
-        try:
-            # pydicom decodes values lazily: decode every public element now, so that damage shows here
-            # (private elements are never used, and vendors' are often odd: they are left alone)
-            for element in ds:
-                if not element.tag.is_private:
-                    _ = element.value
-        except Exception as exc:
-            raise CacscoreError(
-                f"{f} is a damaged DICOM file (an unreadable element: {type(exc).__name__}); "
-                "re-export or remove it"
-            ) from None
-        if "ImagePositionPatient" not in ds or "ImageOrientationPatient" not in ds or "Rows" not in ds:
-            meta = getattr(ds, "file_meta", None)
-            meta_class = meta.get("MediaStorageSOPClassUID", "") if meta else ""
-            sop_class = str(ds.get("SOPClassUID", "") or meta_class)
-            if sop_class == _CT_IMAGE_STORAGE:
-                raise CacscoreError(
-                    f"{f} is a damaged or truncated DICOM file (a CT image without position, orientation or "
-                    "size); re-export or remove it"
-                )
-            if strict:
-                raise CacscoreError(
-                    f"{f} is not a DICOM image with a position; give only the slices of one series"
-                )
-            skipped.append(f)
-            continue
-        if not _geometry_readable(ds):
-            if str(ds.get("SOPClassUID", "")) != _CT_IMAGE_STORAGE and not strict:
-                skipped.append(f)  # e.g. a secondary capture without pixel spacing
-                continue
-            raise CacscoreError(
-                f"{f} is a damaged DICOM file (unreadable size, spacing, position or orientation); "
-                "re-export or remove it"
-            )
-        headers.append(_Header(f, ds))
-    return headers, skipped
+def _study(ds) -> str:
+    return str(ds.get("StudyInstanceUID", "") or "")
 
 
-def _geometry_readable(ds: object) -> bool:
-    """True when the fields the reader uses parse (pydicom decodes values lazily, so damage shows here)."""
-    try:
-        ok = len([float(v) for v in ds.ImagePositionPatient]) == 3  # type: ignore[attr-defined]
-        ok &= len([float(v) for v in ds.ImageOrientationPatient]) == 6  # type: ignore[attr-defined]
-        ok &= len([float(v) for v in ds.PixelSpacing]) == 2  # type: ignore[attr-defined]
-        return ok and int(ds.Rows) > 0 and int(ds.Columns) > 0  # type: ignore[attr-defined]
-    except Exception:  # any decoding failure of a damaged header
-        return False
+def pick_series(series: dict[str, tuple[str, int]]) -> str:
+    """The series read when none is named: the CT series with most slices (ties: lowest UID), else the
+    series with most slices. ``series`` maps series UID -> (modality, number of slices)."""
+    ct = {uid: n for uid, (modality, n) in series.items() if modality == "CT"}
+    pool = ct or {uid: n for uid, (_, n) in series.items()}
+    return min(pool, key=lambda uid: (-pool[uid], uid))
 
 
-def _choose_series(headers: list[_Header], series_uid: str | None) -> tuple[list[_Header], str | None]:
-    groups: dict[str, list[_Header]] = {}
+def choose_series(headers: list[DicomHeader], series_uid: str | None) -> tuple[list[DicomHeader], str | None]:
+    """The headers of the series to read, and a note when several series were there.
+
+    Raises:
+        CacscoreError: ``series_uid`` is not there, or (without one) the series belong to several studies.
+    """
+    groups: dict[str, list[DicomHeader]] = {}
     for h in headers:
         groups.setdefault(str(h.ds.get("SeriesInstanceUID", "")), []).append(h)
     if series_uid is not None:
         if series_uid not in groups:
             listed = ", ".join(sorted(groups))
             raise CacscoreError(f"series {series_uid} is not there; the series found are: {listed}")
-        chosen = series_uid
-        note = f"series {chosen} chosen by the user out of {len(groups)}" if len(groups) > 1 else None
-        return groups[chosen], note
+        note = f"series {series_uid} chosen by the user out of {len(groups)}" if len(groups) > 1 else None
+        return groups[series_uid], note
     if len(groups) == 1:
         return next(iter(groups.values())), None
-    ct = {uid: g for uid, g in groups.items() if str(g[0].ds.get("Modality", "")) == "CT"}
-    pool = ct or groups
-    chosen = min(pool, key=lambda uid: (-len(pool[uid]), uid))
+    studies = {uid: Counter(_study(h.ds) for h in g).most_common(1)[0][0] for uid, g in groups.items()}
+    if len(set(studies.values())) > 1:
+        raise CacscoreError(
+            f"the folder holds {len(groups)} series of {len(set(studies.values()))} studies (several "
+            "patients or visits): give one study's folder, name a series (--series-uid), or run "
+            "`cacscore batch` on the folder, which scores each study as a case"
+        )
+    modality = {uid: (str(g[0].ds.get("Modality", "")), len(g)) for uid, g in groups.items()}
+    chosen = pick_series(modality)
     others = ", ".join(
         f"{uid} ({len(g)} {g[0].ds.get('Modality', '?')} slices)"
         for uid, g in sorted(groups.items())
@@ -300,96 +230,19 @@ def _choose_series(headers: list[_Header], series_uid: str | None) -> tuple[list
     return groups[chosen], note
 
 
-def _check_same_size(headers: list[_Header]) -> None:
-    first = headers[0]
-    ref_size = (int(first.ds.Rows), int(first.ds.Columns))
-    ref_spacing = np.array([float(v) for v in first.ds.PixelSpacing])
-    for h in headers[1:]:
-        size = (int(h.ds.Rows), int(h.ds.Columns))
-        if size != ref_size:
-            raise CacscoreError(
-                f"the series mixes slice sizes: {first.path.name} is {ref_size[0]}x{ref_size[1]}, "
-                f"{h.path.name} is {size[0]}x{size[1]}; the files do not form one volume"
-            )
-        spacing = np.array([float(v) for v in h.ds.PixelSpacing])
-        if not np.allclose(spacing, ref_spacing, atol=_GEOMETRY_TOLERANCE):
-            raise CacscoreError(
-                f"the series mixes pixel spacings: {first.path.name} has {ref_spacing.tolist()} mm, "
-                f"{h.path.name} has {spacing.tolist()} mm; the files do not form one volume"
-            )
+def _other_study_note(headers: list[DicomHeader]) -> list[str]:
+    """A warning when slices of the chosen series name different studies (a damaged or merged export)."""
+    studies = Counter(_study(h.ds) for h in headers)
+    if len(studies) == 1:
+        return []
+    main = studies.most_common(1)[0][0]
+    odd = [h.path.name for h in headers if _study(h.ds) != main]
+    return [f"{len(odd)} slice(s) of the series name another StudyInstanceUID (e.g. {odd[0]}); the series is "
+            "read as one"]
 
 
-def _orientation(headers: list[_Header]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    iop = np.array([float(v) for v in headers[0].ds.ImageOrientationPatient])
-    for h in headers[1:]:
-        other = np.array([float(v) for v in h.ds.ImageOrientationPatient])
-        if not np.allclose(other, iop, atol=_GEOMETRY_TOLERANCE):
-            raise CacscoreError(
-                f"the series mixes slice orientations ({headers[0].path.name} and {h.path.name}); "
-                "the files do not form one volume"
-            )
-    row_cos, col_cos = iop[:3], iop[3:]
-    row_cos = row_cos / np.linalg.norm(row_cos)
-    col_cos = col_cos / np.linalg.norm(col_cos)
-    normal = np.cross(row_cos, col_cos)
-    return row_cos, col_cos, normal / np.linalg.norm(normal)
-
-
-def _check_positions(
-    headers: list[_Header],
-    positions: np.ndarray,
-    distance: np.ndarray,
-    normal: np.ndarray,
-    warnings: list[str],
-) -> float:
-    """Check sorted slice positions; return the slice increment (median step along the normal, mm)."""
-    if len(headers) == 1:
-        h = headers[0].ds
-        step = h.get("SpacingBetweenSlices") or h.get("SliceThickness") or 1.0
-        warnings.append(f"the series has a single slice; its depth is taken as {float(step)} mm")
-        return float(step)
-    steps = np.diff(distance)
-    duplicates = np.flatnonzero(steps < DUPLICATE_POSITION_TOLERANCE_MM)
-    if duplicates.size:
-        k = int(duplicates[0])
-        raise CacscoreError(
-            f"{duplicates.size} duplicated slice position(s), e.g. {headers[k].path.name} and "
-            f"{headers[k + 1].path.name} both at {distance[k]:.3f} mm along the normal; the folder may hold "
-            "two reconstructions of one series: keep one"
-        )
-    # Gantry tilt: the line through the slice positions must run along the slice normal.
-    # Rounding of the stored positions is no tilt: the in-plane drift over the whole stack must also reach
-    # half the smallest pixel spacing.
-    progression = positions[-1] - positions[0]
-    cos_angle = abs(float(progression @ normal)) / float(np.linalg.norm(progression))
-    angle = float(np.degrees(np.arccos(min(1.0, cos_angle))))
-    drift_mm = float(np.linalg.norm(progression - (progression @ normal) * normal))
-    half_pixel_mm = 0.5 * min(float(v) for v in headers[0].ds.PixelSpacing)
-    if angle > MAX_TILT_DEGREES and drift_mm > half_pixel_mm:
-        raise CacscoreError(
-            f"the slices progress at {angle:.1f} degrees to their normal (gantry tilt or a sheared series); "
-            "resample the series to an orthogonal grid before scoring"
-        )
-    increment = float(np.median(steps))
-    gaps = np.flatnonzero(steps > MISSING_SLICE_GAP_FACTOR * increment)
-    if gaps.size:
-        k = int(gaps[0])
-        raise CacscoreError(
-            f"missing slices: a gap of {steps[k]:.2f} mm between {headers[k].path.name} and "
-            f"{headers[k + 1].path.name} where the slices are {increment:.2f} mm apart "
-            f"({gaps.size} gap(s) in all); re-export the complete series"
-        )
-    spread = (float(steps.max()) - float(steps.min())) / increment
-    if spread > IRREGULAR_INCREMENT_TOLERANCE:
-        warnings.append(
-            f"slice increments vary from {steps.min():.3f} to {steps.max():.3f} mm; "
-            f"the median {increment:.3f} mm is used"
-        )
-    return increment
-
-
-def _slice_hu(path: Path) -> np.ndarray:
-    """HU of one slice: stored values x RescaleSlope + RescaleIntercept (PS3.3 C.11.1.1.2).
+def _slice_hu(path: Path, shape: tuple[int, int]) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """HU of one slice (stored values x RescaleSlope + RescaleIntercept, PS3.3 C.11.1.1.2) and its rescale.
 
     Pixel data that pydicom cannot decode for want of a codec (JPEG Lossless, common in PACS exports, needs
     pylibjpeg) is decoded by GDCM through SimpleITK, which applies the same rescale.
@@ -402,32 +255,49 @@ def _slice_hu(path: Path) -> np.ndarray:
         raise CacscoreError(
             f"{path} is a damaged or truncated DICOM file ({type(exc).__name__}); re-export or remove it"
         ) from None
+    slice_rescale = checks.rescale(ds, path.name)
     try:
         stored = ds.pixel_array
     except Exception as exc:  # pydicom raises many types for damaged or undecodable pixel data
         syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-        if syntax is not None and syntax.is_transfer_syntax and syntax.is_compressed:
+        # a damaged header can hold several values or no UID at all here
+        if isinstance(syntax, pydicom.uid.UID) and syntax.is_transfer_syntax and syntax.is_compressed:
             hu = _slice_hu_gdcm(path)
-            if hu is not None and hu.shape == (int(ds.Rows), int(ds.Columns)):
-                return hu
+            if hu is not None and hu.shape == shape:
+                return hu, slice_rescale
+        reason = " ".join(str(exc).split())[:120]  # one line, whatever the message holds
         raise CacscoreError(
-            f"cannot read the pixel data of {path} ({type(exc).__name__}: {str(exc)[:120]}); the file may be "
+            f"cannot read the pixel data of {path} ({type(exc).__name__}: {reason}); the file may be "
             "truncated, or compressed with a codec not installed (pip install pylibjpeg pylibjpeg-libjpeg)"
         ) from None
+    if stored.shape != shape:
+        raise CacscoreError(f"{path.name} does not hold one {shape[0]} x {shape[1]} grey-level slice "
+                            f"(pixel array {stored.shape})")
     if "ModalityLUTSequence" in ds:
         from pydicom.pixels import apply_modality_lut
 
-        return np.asarray(apply_modality_lut(stored, ds), dtype=np.float32)
-    slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
-    intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
+        return np.asarray(apply_modality_lut(stored, ds), dtype=np.float32), slice_rescale
     hu = stored.astype(np.float32)
-    if hu.ndim != 2:
-        raise CacscoreError(f"{path.name} does not hold one grey-level slice (pixel array {stored.shape})")
+    slope, intercept = slice_rescale or (1.0, 0.0)
     if slope != 1.0:
         hu *= np.float32(slope)
     if intercept != 0.0:
         hu += np.float32(intercept)
-    return hu
+    return hu, slice_rescale
+
+
+def _slice_hu_gdcm(path: Path) -> np.ndarray | None:
+    """HU of one compressed slice decoded by GDCM (SimpleITK applies RescaleSlope/Intercept), or None."""
+    import SimpleITK as sitk  # noqa: N813
+
+    from cacscore.io.images import sitk_path
+
+    try:
+        image = sitk.ReadImage(sitk_path(path))
+    except RuntimeError:
+        return None
+    array = sitk.GetArrayFromImage(image).astype(np.float32)
+    return array.reshape(array.shape[-2:]) if array.size == array.shape[-1] * array.shape[-2] else None
 
 
 def series_files(source: str | os.PathLike[str], series_uid: str | None = None) -> list[Path]:
@@ -439,22 +309,32 @@ def series_files(source: str | os.PathLike[str], series_uid: str | None = None) 
     folder = Path(source)
     if not folder.is_dir():
         raise CacscoreError(f"{folder} is not a DICOM folder")
-    headers, _ = _read_headers(sorted(f for f in folder.rglob("*") if f.is_file()), strict=False)
+    headers, _ = read_headers(list_files(folder), strict=False)
     if not headers:
         raise CacscoreError(f"no DICOM image found in {folder}")
-    headers, _ = _choose_series(headers, series_uid)
-    _, _, normal = _orientation(headers)
-    distance = [float(np.dot([float(v) for v in h.ds.ImagePositionPatient], normal)) for h in headers]
+    headers, _ = choose_series(headers, series_uid)
+    _, _, normal = checks.orientation(headers)
+    distance = checks.positions(headers) @ normal
     return [headers[i].path for i in np.argsort(distance, kind="stable")]
 
 
-def _slice_hu_gdcm(path: Path) -> np.ndarray | None:
-    """HU of one compressed slice decoded by GDCM (SimpleITK applies RescaleSlope/Intercept), or None."""
-    import SimpleITK as sitk  # noqa: N813
+def study_series(folder: str | os.PathLike[str]) -> dict[str, dict[str, tuple[str, int]]]:
+    """The DICOM images under ``folder`` by study and series: study UID -> series UID -> (modality, slices).
 
-    try:
-        image = sitk.ReadImage(str(path))
-    except RuntimeError:
-        return None
-    array = sitk.GetArrayFromImage(image).astype(np.float32)
-    return array.reshape(array.shape[-2:]) if array.size == array.shape[-1] * array.shape[-2] else None
+    A quick listing for cohort discovery (a few header fields per file); files that are not DICOM images
+    are left out here, and any damage is reported when the series is read.
+    """
+    import pydicom
+
+    studies: dict[str, dict[str, list]] = {}
+    for f in list_files(Path(folder)):
+        try:
+            ds = pydicom.dcmread(f, stop_before_pixels=True, specific_tags=list(_LISTING_TAGS))
+        except Exception:  # not DICOM, or damaged: read_volume says which
+            continue
+        if "ImagePositionPatient" not in ds:
+            continue
+        entry = studies.setdefault(_study(ds), {}).setdefault(str(ds.get("SeriesInstanceUID", "")),
+                                                              [str(ds.get("Modality", "")), 0])
+        entry[1] += 1
+    return {study: {uid: (m, n) for uid, (m, n) in series.items()} for study, series in studies.items()}

@@ -1,5 +1,7 @@
 """MetaImage (.mhd/.mha, .raw or compressed .zraw), NIfTI (.nii/.nii.gz) and NRRD through SimpleITK.
 
+Each format's header is checked against its data before ITK reads it (ITK fills with zeros, or with 1 mm,
+what it cannot read), and every volume read is checked by :func:`cacscore.io.validate.check_volume`.
 Geometry is taken exactly as SimpleITK reports it: origin and direction in LPS (x, y, z); only the spacing is
 reversed to (z, y, x). The array is ``sitk.GetArrayFromImage`` (already z, y, x). Values are taken as stored:
 an orCaScore MetaImage (``ElementType = MET_SHORT``) stores HU directly, so no rescale is applied; NIfTI
@@ -13,6 +15,7 @@ and the header last, so a reader never finds a header whose data is incomplete.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -20,10 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from cacscore.errors import CacscoreError
-from cacscore.log import get_logger
+from cacscore.io.metaimage import check_metaimage
+from cacscore.io.nifti import check_nifti
+from cacscore.io.nrrd import check_nrrd
+from cacscore.io.validate import check_volume
+from cacscore.log import printable
 from cacscore.volume import ScanInfo, Volume
-
-log = get_logger(__name__)
 
 #: File endings read and written through SimpleITK.
 IMAGE_SUFFIXES: tuple[str, ...] = (".mhd", ".mha", ".nii", ".nii.gz", ".nrrd", ".nhdr")
@@ -38,115 +43,65 @@ def image_suffix(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+def sitk_path(path: str | os.PathLike[str]) -> str:
+    """``path`` as the text SimpleITK takes; a path that is not valid UTF-8 is refused here, because
+    SimpleITK aborts the whole process on one (a C++ ``std::logic_error``)."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CacscoreError(
+            f"{printable(text)}: the path holds bytes that are not UTF-8, which the image library cannot "
+            "open; rename the file or folder"
+        ) from None
+    return text
+
+
+def itk_message(exc: BaseException) -> str:
+    """The reason in an ITK exception, on one line, without ITK's source paths and object addresses."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reasons = [_ITK_ERROR.sub("", line) for line in lines if _ITK_ERROR.search(line)]
+    details = [line for line in lines if line.startswith("[")]
+    text = reasons[0] if reasons else (lines[-1] if lines else type(exc).__name__)
+    if details:
+        text = f"{text} {details[-1]}"
+    text = _ITK_SOURCE.sub("", _ITK_ADDRESS.sub("", text)).strip(" :")
+    return text[:200]
+
+
+_ITK_ERROR = re.compile(r"^.*?\b(?:sitk|itk)::ERROR:\s*")
+_ITK_ADDRESS = re.compile(r"\(0x[0-9a-fA-F]+\)")
+_ITK_SOURCE = re.compile(r"\S+\.(?:cxx|cpp|hxx|h|txx)(?::\d+)?:?")
+
+
 def read_sitk(path: str | os.PathLike[str]):
-    """``sitk.ReadImage`` with a one-line :class:`CacscoreError` for missing or damaged files."""
+    """``sitk.ReadImage`` after the format's own header checks, with a one-line :class:`CacscoreError`
+    for missing, damaged or wrongly declared files (see :mod:`cacscore.io.metaimage`,
+    :mod:`cacscore.io.nifti`, :mod:`cacscore.io.nrrd`)."""
     import SimpleITK as sitk  # noqa: N813
 
     p = Path(path)
+    text = sitk_path(p)
     if not p.is_file():
         raise CacscoreError(f"{p} does not exist; give an existing image file or DICOM folder")
-    if image_suffix(p) == ".mhd":
-        _check_mhd_data_file(p)
-    if image_suffix(p) in (".nii", ".nii.gz"):
-        _check_nifti_complete(p)
+    suffix = image_suffix(p)
+    if suffix in (".mhd", ".mha"):
+        check_metaimage(p)
+    elif suffix in (".nii", ".nii.gz"):
+        check_nifti(p)
+    elif suffix in (".nrrd", ".nhdr"):
+        check_nrrd(p)
     try:
-        image = sitk.ReadImage(str(p))
+        image = sitk.ReadImage(text)
     except RuntimeError as exc:
-        first = next((line for line in str(exc).splitlines() if line.strip()), "")
         raise CacscoreError(
-            f"cannot read {p}: the file is damaged or not an image ({first.strip()[:160]})"
+            f"cannot read {p}: the file is damaged or not an image ({itk_message(exc)})"
         ) from None
     if image.GetDimension() != 3:
         raise CacscoreError(f"{p} is a {image.GetDimension()}-D image; cacscore needs a 3-D volume")
     if image.GetNumberOfComponentsPerPixel() != 1:
         raise CacscoreError(f"{p} has {image.GetNumberOfComponentsPerPixel()} components per voxel; need 1")
     return image
-
-
-def _check_mhd_data_file(header: Path) -> None:
-    """A MetaImage header whose data file is missing or too short gives an error naming it."""
-    fields: dict[str, str] = {}
-    for line in header.read_text(encoding="latin-1", errors="replace").splitlines():
-        if "=" in line:
-            key, _, value = line.partition("=")
-            fields[key.strip()] = value.strip()
-    data_name = fields.get("ElementDataFile")
-    if data_name is None:
-        raise CacscoreError(f"{header} is not a MetaImage header (no ElementDataFile line)")
-    if data_name == "LOCAL" or data_name.startswith("LIST") or "%" in data_name:
-        return
-    data = header.parent / data_name
-    if not data.is_file():
-        raise CacscoreError(
-            f"the data file {data.name} named by {header.name} is missing; copy it beside the header"
-        )
-    compressed = fields.get("CompressedData", "False").lower() == "true"
-    if not compressed and "DimSize" in fields and "ElementType" in fields:
-        sizes = {"MET_UCHAR": 1, "MET_CHAR": 1, "MET_USHORT": 2, "MET_SHORT": 2, "MET_UINT": 4, "MET_INT": 4,
-                 "MET_FLOAT": 4, "MET_DOUBLE": 8, "MET_LONG": 8, "MET_ULONG": 8}
-        item = sizes.get(fields["ElementType"])
-        if item is not None:
-            try:
-                dims = [int(v) for v in fields["DimSize"].split()]
-            except ValueError:
-                raise CacscoreError(
-                    f"{header} is a damaged MetaImage header (DimSize {fields['DimSize']!r} is not a list of "
-                    "integers); re-export the image"
-                ) from None
-            expected = int(np.prod(dims)) * item
-            if data.stat().st_size < expected:
-                raise CacscoreError(
-                    f"{data.name} holds {data.stat().st_size} bytes where {header.name} needs {expected}; "
-                    "the data file is truncated"
-                )
-
-
-def _check_nifti_complete(path: Path) -> None:
-    """A truncated or corrupted NIfTI file is an error (ITK's NIfTI reader fills missing voxels silently).
-
-    The gzip stream of a .nii.gz is read to its end (its CRC and length are checked by :mod:`gzip`), and the
-    data must be as long as the header says: vox_offset + voxels x bitpix / 8 bytes (NIfTI-1 and NIfTI-2).
-    """
-    import gzip
-    import struct
-    import zlib
-
-    try:
-        if path.name.lower().endswith(".gz"):
-            with gzip.open(path, "rb") as fh:
-                header = fh.read(540)
-                size = len(header)
-                while chunk := fh.read(1 << 24):
-                    size += len(chunk)
-        else:
-            with open(path, "rb") as fh:
-                header = fh.read(540)
-            size = path.stat().st_size
-    except (OSError, EOFError, zlib.error) as exc:
-        raise CacscoreError(
-            f"cannot read {path}: the file is damaged or not an image (compressed data truncated or "
-            f"corrupt: {type(exc).__name__}); copy or export it again"
-        ) from None
-    expected = None
-    for endian in "<>":
-        if len(header) >= 348 and struct.unpack(f"{endian}i", header[:4])[0] == 348:  # NIfTI-1
-            dims = struct.unpack(f"{endian}8h", header[40:56])
-            bitpix = struct.unpack(f"{endian}h", header[72:74])[0]
-            offset = int(struct.unpack(f"{endian}f", header[108:112])[0])
-        elif len(header) >= 540 and struct.unpack(f"{endian}i", header[:4])[0] == 540:  # NIfTI-2
-            bitpix = struct.unpack(f"{endian}h", header[14:16])[0]
-            dims = struct.unpack(f"{endian}8q", header[16:80])
-            offset = int(struct.unpack(f"{endian}q", header[168:176])[0])
-        else:
-            continue
-        if 1 <= dims[0] <= 7 and bitpix > 0:
-            expected = offset + int(np.prod([max(int(d), 1) for d in dims[1 : dims[0] + 1]])) * bitpix // 8
-        break
-    if expected is not None and size < expected:
-        raise CacscoreError(
-            f"cannot read {path}: the file is damaged or not an image (truncated: {size} bytes where its "
-            f"header needs {expected}); copy or export it again"
-        )
 
 
 def geometry_of(image) -> tuple[tuple[float, float, float], tuple[float, float, float], np.ndarray]:
@@ -165,7 +120,8 @@ def read_image_volume(path: str | os.PathLike[str]) -> Volume:
     hu = sitk.GetArrayFromImage(image).astype(np.float32, copy=False)
     spacing, origin, direction = geometry_of(image)
     info = ScanInfo(slice_increment_mm=spacing[0], source=str(path))
-    return Volume(hu=hu, spacing_zyx_mm=spacing, origin_xyz_mm=origin, direction=direction, info=info)
+    volume = Volume(hu=hu, spacing_zyx_mm=spacing, origin_xyz_mm=origin, direction=direction, info=info)
+    return check_volume(volume, str(path))
 
 
 def to_sitk(array: np.ndarray, like: Volume):
@@ -198,7 +154,7 @@ def write_sitk_atomic(image, path: str | os.PathLike[str], compress: bool = Fals
     try:
         staged = staging / target.name
         use_compression = compress or suffix == ".nii.gz"
-        sitk.WriteImage(image, str(staged), use_compression)
+        sitk.WriteImage(image, sitk_path(staged), use_compression)
         written = sorted(p for p in staging.iterdir() if p != staged)
         # Data files (.raw/.zraw of a MetaImage) go in first, the header last.
         for data in written:

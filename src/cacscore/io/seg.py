@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from pydicom.charset import python_encoding
 
 from cacscore.errors import CacscoreError
 from cacscore.io.atomic import atomic_path
@@ -55,6 +56,9 @@ _PATIENT_STUDY_MODULES = (
     "clinical-trial-study",
 )
 
+#: SpecificCharacterSet values a SEG may name (the defined terms of PS3.3 C.12.1.1.2 that pydicom knows).
+_KNOWN_CHARSETS = frozenset(python_encoding)
+
 _EQUIPMENT_LOCATION_KEYWORDS = (
     "InstitutionName",
     "InstitutionAddress",
@@ -73,6 +77,7 @@ def write_dicom_seg(
     *,
     series_description: str = "Coronary calcium (cacscore)",
     series_number: int = 9001,
+    notes: list[str] | None = None,
 ) -> Path | None:
     """Write ``labels`` as a DICOM SEG referencing the series ``volume`` was read from.
 
@@ -85,16 +90,17 @@ def write_dicom_seg(
             ``info.source``, found and sorted by :func:`cacscore.io.dicom_read.series_files` (the reader's
             own series discovery).
         series_description, series_number: of the new SEG series.
+        notes: where to append what the SEG had to make up because the source lacks it (a generated
+            StudyInstanceUID) and slices without a source image; for result.json.
 
     Returns:
         The path written, or ``None`` when ``labels`` holds no calcium (a SEG needs at least one segment).
 
     Raises:
-        CacscoreError: the source series cannot be found, or does not match the volume's geometry.
+        CacscoreError: the source series cannot be found, does not match the volume's geometry, lacks what
+            a SEG must reference (a SeriesInstanceUID), or highdicom cannot build a SEG from it.
     """
-    import highdicom as hd
-    from pydicom.sr.coding import Code
-
+    notes = [] if notes is None else notes
     labels = np.asarray(labels)
     if labels.shape != volume.shape:
         raise ValueError(f"labels of shape {labels.shape} do not match the volume's {volume.shape}")
@@ -107,9 +113,23 @@ def write_dicom_seg(
         return None
 
     datasets = _source_datasets(volume, source_files)
-    ordered, positions = _match_slices(volume, datasets)
-
+    ordered, positions = _match_slices(volume, datasets, notes)
+    sources = _referenceable(ordered, notes)
     stacked = np.stack([labels == artery for artery in present], axis=-1).astype(np.uint8)
+    seg = _segmentation(volume, sources, positions, stacked, present, series_description, series_number)
+    _keep_required_patient_study(seg)
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        seg.save_as(tmp, enforce_file_format=True)
+    log.info("DICOM SEG with %d segment(s) written to %s", len(present), target.name)
+    return target
+
+
+def _segment_descriptions(present: Sequence[Artery]) -> list:
+    """One highdicom segment description per artery present, coded with SNOMED CT."""
+    import highdicom as hd
+    from pydicom.sr.coding import Code
+
     import cacscore
 
     algorithm = hd.AlgorithmIdentificationSequence(
@@ -117,7 +137,7 @@ def write_dicom_seg(
         family=Code("123110", "DCM", "Artificial Intelligence"),
         version=cacscore.__version__,
     )
-    descriptions = [
+    return [
         hd.seg.SegmentDescription(
             segment_number=number,
             segment_label=f"{artery.name} calcium",
@@ -130,53 +150,100 @@ def write_dicom_seg(
         )
         for number, artery in enumerate(present, start=1)
     ]
+
+
+def _referenceable(ordered: list, notes: list[str]) -> list:
+    """The source images the SEG references, repaired where a de-identified export left them unusable.
+
+    A SEG belongs to its source's study: an export without a StudyInstanceUID gets one generated (the SEG
+    then opens a study of its own), slices naming other studies follow the main one, and an unknown
+    SpecificCharacterSet (whose text pydicom has already decoded with its default) is written as UTF-8.
+    Each repair is recorded in ``notes`` and made on the headers read for the SEG, never in the files. A
+    source without a SeriesInstanceUID cannot be referenced at all.
+    """
+    from pydicom.uid import generate_uid
+
+    sources = [ds for ds in ordered if ds is not None]
+    if any(not str(ds.get("SeriesInstanceUID", "") or "") for ds in sources):
+        raise CacscoreError("the source images have no SeriesInstanceUID, which a DICOM SEG must reference")
+    studies = [str(ds.get("StudyInstanceUID", "") or "") for ds in sources]
+    named = [s for s in studies if s]
+    study = max(sorted(set(named)), key=named.count) if named else generate_uid()
+    if not named:
+        notes.append(f"the source series has no StudyInstanceUID: the DICOM SEG names a generated study "
+                     f"{study}")
+    elif len(set(studies)) > 1:
+        notes.append(f"the source images name {len(set(studies))} studies: the DICOM SEG names the main one, "
+                     f"{study}")
+    charsets = {cs for ds in sources for cs in _charsets(ds) if cs not in _KNOWN_CHARSETS}
+    if charsets:
+        notes.append(f"the source's SpecificCharacterSet {', '.join(sorted(charsets))} is unknown: the DICOM "
+                     "SEG is written in UTF-8 (ISO_IR 192)")
+    for ds in sources:
+        ds.StudyInstanceUID = study
+        if charsets:
+            ds.SpecificCharacterSet = "ISO_IR 192"
+    return sources
+
+
+def _charsets(ds) -> list[str]:
+    value = ds.get("SpecificCharacterSet") or []
+    return [str(v).strip() for v in ([value] if isinstance(value, str) else value) if str(v).strip()]
+
+
+def _segmentation(volume: Volume, sources: list, positions: np.ndarray, stacked: np.ndarray,
+                  present: Sequence[Artery], series_description: str, series_number: int):
+    """The highdicom Segmentation object (BINARY, empty frames omitted)."""
+    import highdicom as hd
+
+    import cacscore
+
     spacing_z, spacing_y, spacing_x = volume.spacing_zyx_mm
     iop = [*volume.direction[:, 0], *volume.direction[:, 1]]
-    reference = next(ds for ds in ordered if ds is not None)
-    with warnings.catch_warnings():
-        # highdicom warns on the terminal about the format of the source's PatientName, which the SEG
-        # must copy as it is (a required attribute): nothing the user can act on here
-        warnings.filterwarnings("ignore", message=".*person name.*", category=UserWarning)
-        seg = hd.seg.Segmentation(
-            source_images=[ds for ds in ordered if ds is not None],
-            pixel_array=stacked,
-            segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-            segment_descriptions=descriptions,
-            series_instance_uid=hd.UID(),
-            series_number=series_number,
-            sop_instance_uid=hd.UID(),
-            instance_number=1,
-            manufacturer="cacscore",
-            manufacturer_model_name="cacscore",
-            software_versions=cacscore.__version__,
-            device_serial_number="0",
-            series_description=series_description,
-            content_label="CALCIUM",
-            content_description="Coronary artery calcium by artery",
-            pixel_measures=hd.PixelMeasuresSequence(
-                pixel_spacing=(spacing_y, spacing_x),
-                slice_thickness=float(reference.get("SliceThickness") or spacing_z),
-                spacing_between_slices=spacing_z,
-            ),
-            plane_orientation=hd.PlaneOrientationSequence(coordinate_system="PATIENT", image_orientation=iop),
-            plane_positions=[
-                hd.PlanePositionSequence(coordinate_system="PATIENT", image_position=tuple(p))
-                for p in positions
-            ],
-            omit_empty_frames=True,
-        )
-    _keep_required_patient_study(seg)
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        seg.save_as(tmp, enforce_file_format=True)
-    log.info("DICOM SEG with %d segment(s) written to %s", len(present), target.name)
-    return target
+    try:
+        with warnings.catch_warnings():
+            # highdicom warns on the terminal about the format of the source's PatientName, which the SEG
+            # must copy as it is (a required attribute): nothing the user can act on here
+            warnings.filterwarnings("ignore", message=".*person name.*", category=UserWarning)
+            return hd.seg.Segmentation(
+                source_images=sources,
+                pixel_array=stacked,
+                segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+                segment_descriptions=_segment_descriptions(present),
+                series_instance_uid=hd.UID(),
+                series_number=series_number,
+                sop_instance_uid=hd.UID(),
+                instance_number=1,
+                manufacturer="cacscore",
+                manufacturer_model_name="cacscore",
+                software_versions=cacscore.__version__,
+                device_serial_number="0",
+                series_description=series_description,
+                content_label="CALCIUM",
+                content_description="Coronary artery calcium by artery",
+                pixel_measures=hd.PixelMeasuresSequence(
+                    pixel_spacing=(spacing_y, spacing_x),
+                    slice_thickness=float(sources[0].get("SliceThickness") or spacing_z),
+                    spacing_between_slices=spacing_z,
+                ),
+                plane_orientation=hd.PlaneOrientationSequence(coordinate_system="PATIENT",
+                                                              image_orientation=iop),
+                plane_positions=[
+                    hd.PlanePositionSequence(coordinate_system="PATIENT", image_position=tuple(p))
+                    for p in positions
+                ],
+                omit_empty_frames=True,
+            )
+    except (ValueError, TypeError, AttributeError, KeyError, LookupError) as exc:
+        # highdicom checks the source's attributes as it copies them: a header it refuses is not the user's
+        # doing, and the other outputs stand without a SEG
+        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise CacscoreError(f"highdicom cannot build a DICOM SEG from this series ({reason})") from None
 
 
 def _source_datasets(volume: Volume, source_files: Sequence[str | os.PathLike[str]] | None) -> list:
     """Headers (no pixel data) of the source series' images."""
     import pydicom
-    from pydicom.errors import InvalidDicomError
 
     if source_files is None:
         from cacscore.io.dicom_read import series_files
@@ -192,7 +259,7 @@ def _source_datasets(volume: Volume, source_files: Sequence[str | os.PathLike[st
     for file in source_files:
         try:
             ds = pydicom.dcmread(file, stop_before_pixels=True)
-        except (InvalidDicomError, OSError, ValueError, EOFError):
+        except Exception:  # read moments ago by the reader; a file changed since is left out
             continue
         if "ImagePositionPatient" not in ds or "SOPInstanceUID" not in ds:
             continue
@@ -213,7 +280,7 @@ def _source_datasets(volume: Volume, source_files: Sequence[str | os.PathLike[st
     return datasets
 
 
-def _match_slices(volume: Volume, datasets: list) -> tuple[list, np.ndarray]:
+def _match_slices(volume: Volume, datasets: list, notes: list[str]) -> tuple[list, np.ndarray]:
     """For each slice k: its source dataset (or None) and its plane position (LPS mm).
 
     Raises CacscoreError when the images' orientation or matrix differs from the volume's, or when no
@@ -251,8 +318,8 @@ def _match_slices(volume: Volume, datasets: list) -> tuple[list, np.ndarray]:
         raise CacscoreError("no image of the DICOM series lies on the volume's slices; cannot write a SEG")
     missing = [k for k, ds in enumerate(ordered) if ds is None]
     if missing:
-        log.warning("%d slice(s) have no source image (interpolated); their SEG frames reference none",
-                    len(missing))
+        notes.append(f"{len(missing)} slice(s) have no source image (interpolated); their DICOM SEG frames "
+                     "reference none")
     return ordered, positions
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from cacscore.errors import CacscoreError
-from cacscore.io.images import image_suffix, read_sitk, to_sitk, write_sitk_atomic
+from cacscore.io.images import geometry_of, image_suffix, read_sitk, to_sitk, write_sitk_atomic
 from cacscore.volume import Volume
 
 _INT16 = np.iinfo(np.int16)
@@ -78,37 +78,29 @@ def read_mask(path: str | os.PathLike[str], like: Volume | None = None) -> np.nd
     """Read an integer label volume (z, y, x); with ``like``, check it lies on exactly that volume's grid.
 
     Raises:
-        CacscoreError: missing/damaged file, non-integer values, or (with ``like``) a different shape,
-            spacing, origin or direction (tolerances of :meth:`Volume.same_grid`).
+        CacscoreError: missing/damaged file, NaN or non-integer values, or (with ``like``) a different
+            shape, spacing, origin or direction (:meth:`Volume.grid_differences`, which
+            :meth:`Volume.same_grid` tests).
     """
     import SimpleITK as sitk  # noqa: N813
 
+    name = Path(path).name
     if image_suffix(path) is None:
-        raise CacscoreError(f"{Path(path).name} is not a mask file (.nii, .nii.gz, .mhd, .mha, .nrrd)")
+        raise CacscoreError(f"{name} is not a mask file (.nii, .nii.gz, .mhd, .mha, .nrrd)")
     image = read_sitk(path)
     array = sitk.GetArrayFromImage(image)
     if array.dtype.kind == "f":
+        if not np.all(np.isfinite(array)):
+            raise CacscoreError(f"{name} holds NaN or infinite values; a mask must hold integer labels")
         if not np.array_equal(array, np.round(array)):
-            raise CacscoreError(
-                f"{Path(path).name} holds non-integer values; a mask must hold integer labels"
-            )
+            raise CacscoreError(f"{name} holds non-integer values; a mask must hold integer labels")
         array = array.astype(np.int32)
     if like is not None:
-        from cacscore.io.images import geometry_of
-
         spacing, origin, direction = geometry_of(image)
-        problems = []
-        if array.shape != like.shape:
-            problems.append(f"shape {array.shape} vs {like.shape}")
-        if not np.allclose(spacing, like.spacing_zyx_mm, atol=1e-3):
-            problems.append(f"spacing {spacing} vs {like.spacing_zyx_mm} mm")
-        if not np.allclose(origin, like.origin_xyz_mm, atol=1e-3):
-            problems.append(f"origin {origin} vs {like.origin_xyz_mm} mm")
-        if not np.allclose(direction, like.direction, atol=1e-4):
-            problems.append("direction differs")
+        problems = like.grid_differences(Volume(array, spacing, origin, direction))
         if problems:
             raise CacscoreError(
-                f"the mask {Path(path).name} is not on the image's grid ({'; '.join(problems)}); "
+                f"the mask {name} is not on the image's grid ({'; '.join(problems)}); "
                 "resample it or pair it with the right image"
             )
     return array

@@ -104,6 +104,81 @@ def _scan_rows(result: Mapping, include_settings: bool = False) -> list[tuple[st
     return rows
 
 
+def _artery_rows(result: Mapping, lesions: list) -> list[dict[str, Any]]:
+    """The per-artery table: LM only when the result keeps it apart (else LAD reads "LAD (incl. LM)")."""
+    keep_lm = any(str(les.get("artery")) == Artery.LM.name for les in lesions) or (
+        isinstance(result.get("agatston"), Mapping) and Artery.LM.name in result["agatston"]
+    )
+    rows = []
+    for artery in TABLE_ARTERIES:
+        if artery is Artery.LM and not keep_lm:
+            continue
+        rows.append(
+            {
+                "name": artery.name if artery is not Artery.LAD or keep_lm else "LAD (incl. LM)",
+                "colour": _hex(artery.colour),
+                "agatston": _number(_per_artery(result, "agatston", artery)),
+                "volume_mm3": _number(_per_artery(result, "volume_mm3", artery)),
+                "mass_mg": _number(_per_artery(result, "mass_mg", artery)),
+                "lesions": sum(1 for les in lesions if str(les.get("artery")) == artery.name),
+            }
+        )
+    return rows
+
+
+def _slices_text(slices: Any) -> str:
+    """A lesion's slices as "a-b" (first and last), or as given."""
+    if isinstance(slices, list | tuple) and slices and len(slices) <= 2:
+        return "-".join(str(s) for s in slices)
+    if isinstance(slices, list | tuple) and slices:
+        return f"{slices[0]}-{slices[-1]}"
+    return str(slices) if slices is not None else ""
+
+
+def _lesion_rows(lesions: list) -> list[dict[str, Any]]:
+    """The lesion table: one row per scored lesion, in the result's order."""
+    rows = []
+    for les in lesions:
+        name = str(les.get("artery"))
+        colour = Artery[name].colour if name in Artery.__members__ else (128, 128, 128)
+        rows.append(
+            {
+                "id": les.get("id"),
+                "artery": name,
+                "colour": _hex(colour),
+                "agatston": _number(les.get("agatston")),
+                "volume_mm3": _number(les.get("volume_mm3")),
+                "peak_hu": _number(les.get("peak_hu"), 0),
+                "slices": _slices_text(les.get("slices")),
+                "probability": _number(les.get("probability"), 2),
+            }
+        )
+    return rows
+
+
+def _method_rows(result: Mapping) -> list[tuple[str, str]]:
+    """Settings, timings and model of the run, as (name, value) rows."""
+    model = result.get("model") or {}
+    settings = result.get("settings") or {}
+    rows = [(k.replace("_", " "), str(v)) for k, v in settings.items() if not isinstance(v, Mapping)]
+    timings = result.get("timings_s") or {}
+    if timings:
+        rows.append(("time (s)", ", ".join(f"{k} {v:.2f}" for k, v in timings.items())))
+    if model:
+        rows.append(("model", str(model.get("id", ""))))
+    return rows
+
+
+def _agatston_note(result: Mapping) -> str | None:
+    """The note under the table when scores are normalised to 3 mm slices."""
+    raw = result.get("agatston_raw")
+    factor = (result.get("scan") or {}).get("agatston_normalisation_factor")
+    if isinstance(raw, Mapping) and raw.get("total") is not None and factor not in (None, 1, 1.0):
+        return (f"Agatston scores are normalised to 3 mm slices (factor {_number(factor, 3)}); the score at "
+                f"the scan's own increment is {_number(raw['total'])}.")
+    return None
+
+
 def render_report_html(
     result: Mapping,
     volume: Volume,
@@ -114,7 +189,8 @@ def render_report_html(
     """The report page for one case as a string (self-contained HTML5).
 
     Args:
-        result: the case's result dict (what result.json holds).
+        result: the case's result dict (what result.json holds); its ``warnings`` and the scan's are shown
+            at the top.
         volume: the scan the result was computed on.
         labels: (z, y, x) calcium label volume (Artery codes) on the scan's grid.
         max_slices: most axial slices shown (the largest slice of each lesion, biggest lesions first).
@@ -122,85 +198,30 @@ def render_report_html(
     labels = np.asarray(labels)
     if labels.shape != volume.shape:
         raise ValueError(f"labels of shape {labels.shape} do not match the volume's {volume.shape}")
-    lesions_in = list(result.get("lesions") or [])
-    keep_lm = any(str(les.get("artery")) == Artery.LM.name for les in lesions_in) or (
-        isinstance(result.get("agatston"), Mapping) and Artery.LM.name in result["agatston"]
-    )
-    arteries = []
-    for artery in TABLE_ARTERIES:
-        if artery is Artery.LM and not keep_lm:
-            continue
-        n = sum(1 for les in lesions_in if str(les.get("artery")) == artery.name)
-        arteries.append(
-            {
-                "name": artery.name if artery is not Artery.LAD or keep_lm else "LAD (incl. LM)",
-                "colour": _hex(artery.colour),
-                "agatston": _number(_per_artery(result, "agatston", artery)),
-                "volume_mm3": _number(_per_artery(result, "volume_mm3", artery)),
-                "mass_mg": _number(_per_artery(result, "mass_mg", artery)),
-                "lesions": n,
-            }
-        )
-    lesions = []
-    for les in lesions_in:
-        name = str(les.get("artery"))
-        colour = Artery[name].colour if name in Artery.__members__ else (128, 128, 128)
-        slices = les.get("slices")
-        if isinstance(slices, list | tuple) and slices and len(slices) <= 2:
-            slices_text = "-".join(str(s) for s in slices)
-        elif isinstance(slices, list | tuple) and slices:
-            slices_text = f"{slices[0]}-{slices[-1]}"
-        else:
-            slices_text = str(slices) if slices is not None else ""
-        lesions.append(
-            {
-                "id": les.get("id"),
-                "artery": name,
-                "colour": _hex(colour),
-                "agatston": _number(les.get("agatston")),
-                "volume_mm3": _number(les.get("volume_mm3")),
-                "peak_hu": _number(les.get("peak_hu"), 0),
-                "slices": slices_text,
-                "probability": _number(les.get("probability"), 2),
-            }
-        )
+    lesions = list(result.get("lesions") or [])
     model = result.get("model") or {}
     settings = result.get("settings") or {}
-    method_rows = [(k.replace("_", " "), str(v)) for k, v in settings.items() if not isinstance(v, Mapping)]
-    timings = result.get("timings_s") or {}
-    if timings:
-        method_rows.append(("time (s)", ", ".join(f"{k} {v:.2f}" for k, v in timings.items())))
-    if model:
-        method_rows.append(("model", str(model.get("id", ""))))
-    agatston = result.get("agatston")
-    note = None
-    raw = result.get("agatston_raw")
-    factor = (result.get("scan") or {}).get("agatston_normalisation_factor")
-    if isinstance(raw, Mapping) and raw.get("total") is not None and factor not in (None, 1, 1.0):
-        note = (f"Agatston scores are normalised to 3 mm slices (factor {_number(factor, 3)}); the score at "
-                f"the scan's own increment is {_number(raw['total'])}.")
     scan = result.get("scan") or {}
-    warnings = list(scan.get("warnings") or []) + list(result.get("warnings") or [])
     software = result.get("software") or {}
     context = {
         "case_id": result.get("case_id", ""),
         "software_version": software.get("version", "") if isinstance(software, Mapping) else str(software),
         "model_id": model.get("id", "n/a") if isinstance(model, Mapping) else str(model),
-        "total_agatston": _number(total_of(agatston)),
+        "total_agatston": _number(total_of(result.get("agatston"))),
         "total_volume": _number(total_of(result.get("volume_mm3"))),
         "total_mass": _number(total_of(result.get("mass_mg"))),
         "risk_category": category_text(result.get("risk_category")),
         "cac_drs": category_text(result.get("cac_drs")),
-        "n_lesions": len(lesions_in),
+        "n_lesions": len(lesions),
         "lesion_unit": ("coronary lesions (3-D)" if settings.get("convention") == "orcascore"
                         else "calcified regions (per slice)"),
-        "arteries": arteries,
-        "lesions": lesions,
+        "arteries": _artery_rows(result, lesions),
+        "lesions": _lesion_rows(lesions),
         "figures": slice_figures(volume, labels, max_slices=max_slices),
         "fig_width": DISPLAY_PX,
         "scan_rows": _scan_rows(result),
-        "method_rows": method_rows,
-        "warnings": warnings,
-        "agatston_note": note,
+        "method_rows": _method_rows(result),
+        "warnings": list(scan.get("warnings") or []) + list(result.get("warnings") or []),
+        "agatston_note": _agatston_note(result),
     }
     return _environment().get_template("report.html").render(**context)

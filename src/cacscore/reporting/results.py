@@ -15,7 +15,8 @@ from cacscore.io.atomic import write_text_atomic
 
 
 def to_jsonable(value: Any) -> Any:
-    """``value`` with NumPy scalars/arrays, tuples and paths turned into JSON types; NaN becomes null."""
+    """``value`` with NumPy scalars/arrays, tuples and paths turned into JSON types; NaN and infinities become
+    null (JSON has no such numbers; the readers refuse such voxels, so none should reach a result)."""
     if isinstance(value, Mapping):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -27,7 +28,7 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, float | np.floating):
-        return None if math.isnan(float(value)) else float(value)
+        return float(value) if math.isfinite(float(value)) else None
     if isinstance(value, Path):
         return str(value)
     return value

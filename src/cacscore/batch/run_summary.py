@@ -1,4 +1,4 @@
-"""The cohort summary of a batch output folder: summary.csv, a risk-category histogram and an HTML index.
+"""The summary files of a batch output folder: summary.csv, a risk-category histogram and an HTML index.
 
 Built from what is on disk (``<id>/result.json`` for done cases, ``<id>/error.json`` for failed ones), so the
 summary is the same whichever process, worker or job-array part ran a case, and the last part to finish
@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from cacscore.batch.discovery import DONE_MARKER, BatchCase
+from cacscore.case_ids import OUTPUT_FOLDER_FILES
 from cacscore.io.atomic import atomic_path, write_text_atomic
 
-SUMMARY_CSV = "summary.csv"
-HISTOGRAM_PNG = "risk_categories.png"
-INDEX_HTML = "index.html"
+#: The summary files' names (the names no case id may take).
+SUMMARY_CSV, INDEX_HTML, HISTOGRAM_PNG = OUTPUT_FOLDER_FILES
 
 
 @dataclass(frozen=True)
