@@ -1,23 +1,41 @@
 """cacscore: coronary artery calcium detection and scoring on cardiac CT.
 
-The public API is re-exported lazily so that ``import cacscore`` stays fast (torch is only imported by the
-modules that need it).
+Importing the package imports nothing else: :data:`__version__` and the names below are looked up on first
+use (PEP 562), so that ``import cacscore`` is instant and a Ctrl-C in the first moments of a command meets
+the command's own interrupt handling rather than an import (torch is only imported by modules that need it).
 """
 
 from __future__ import annotations
 
 import logging
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("cacscore")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0+unknown"
+from typing import Any
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-from cacscore.errors import CacscoreError  # noqa: E402
-from cacscore.labels import Artery  # noqa: E402
-from cacscore.volume import ScanInfo, Volume  # noqa: E402
+#: Public name -> module that defines it.
+_LAZY = {
+    "Artery": "cacscore.labels",
+    "CacscoreError": "cacscore.errors",
+    "ScanInfo": "cacscore.volume",
+    "Volume": "cacscore.volume",
+}
 
 __all__ = ["Artery", "CacscoreError", "ScanInfo", "Volume", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("cacscore")
+        except PackageNotFoundError:  # running from a source tree that was not installed
+            value = "0+unknown"
+    elif name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module 'cacscore' has no attribute {name!r}")
+    globals()[name] = value
+    return value

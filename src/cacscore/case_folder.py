@@ -307,11 +307,9 @@ def _run_case(input_path: Path, case_dir: Path, case_id: str, options: PredictOp
               values: set[str]) -> dict:
     """Read, check, predict and write one case; returns its result dict."""
     from cacscore.io import read_volume
-    from cacscore.io.validate import check_scorable
 
     t = time.perf_counter()
     volume = read_volume(input_path, series_uid=series_uid)
-    notes = check_scorable(volume, str(input_path))
     read_s = time.perf_counter() - t
     mask_path = heart_mask_path_for(options, case_id)
     heart_mask = _load_heart_mask(mask_path, volume) if mask_path is not None else None
@@ -320,7 +318,7 @@ def _run_case(input_path: Path, case_dir: Path, case_id: str, options: PredictOp
     result = prediction.result_dict(case_id)
     result["timings_s"] = {"read": round(read_s, 4), **result["timings_s"]}
     write_case_outputs(case_dir, prediction, result, options, dicom_input=_is_dicom_input(input_path, volume),
-                       notes=notes, caught=caught, redact_values=values)
+                       caught=caught, redact_values=values)
     return result
 
 

@@ -336,9 +336,17 @@ class Predictor:
         }
 
     def predict_volume(self, volume: Volume, heart_mask: np.ndarray | None = None) -> Prediction:
-        """Classify and score one scan; ``heart_mask`` (bool, the scan's grid) replaces the automatic ROI."""
+        """Classify and score one scan; ``heart_mask`` (bool, the scan's grid) replaces the automatic ROI.
+
+        Raises:
+            CacscoreError: a volume predict cannot score (:func:`cacscore.io.validate.check_scorable`:
+                slices too small for a heart, a DICOM CT without air); a doubtful one is scored with a
+                warning.
+        """
+        from cacscore.io.validate import check_scorable
         from cacscore.scoring import score_volume
 
+        doubts = check_scorable(volume, volume.info.source or "the scan")
         scan = prepare_scan(volume, heart_mask, settings=self.settings, connectivity=self.connectivity)
         timings = dict(scan.timings_s)
         t = time.perf_counter()
@@ -351,7 +359,7 @@ class Predictor:
         classes = self.rule.classes(probabilities)
         labels = scan.candidates.paint(classes, dtype=np.uint8)
         timings["classify"] = time.perf_counter() - t
-        warnings = list(scan.warnings)
+        warnings = [*doubts, *scan.warnings]
         domain: dict[str, Any] = {}
         if self.domain is not None:
             check = check_domain(self.domain, scan_measures(volume, scan.reference), scan.descriptors,
