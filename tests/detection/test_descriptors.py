@@ -14,6 +14,7 @@ from cacscore.detection.descriptors import (
     DESCRIPTOR_NAMES,
     DescriptorSettings,
     describe_candidates,
+    rib_cage_depth,
     tissue_reference,
 )
 from cacscore.detection.thorax import Thorax, WorkGrid
@@ -104,6 +105,28 @@ def test_bone_distance_and_share_in_bone():
     assert rows[30][COL["in_bone"]] == 0.0
     assert rows[5][COL["bone_distance_40mm"]] == 0.0
     assert rows[5][COL["in_bone"]] == 1.0
+
+
+def test_depth_inside_the_rib_cage():
+    """Bone at the four corners of a 40 x 40 square (rows/columns 10 and 49, 0.5 mm pixels) on slice 1:
+    its hull is the square of pixels 10 to 49. A voxel at (30, 30) lies 20 pixel centres from the nearest
+    pixel outside it (row or column 50): 10 mm inside; a voxel at column 5 lies 5 pixels from the square's
+    nearest pixel (column 10): 2.5 mm outside (-2.5 mm); slice 0, whose only bone spans 2 of the 60 columns (less than a quarter), has no cage and
+    reads the cap. A candidate at the centre gets the centre's depth as its descriptor."""
+    shape = (3, 60, 60)
+    bone = np.zeros(shape, bool)
+    for r in (10, 49):
+        for c in (10, 49):
+            bone[1, r, c] = True
+    bone[0, 30, 29:31] = True
+    depth = rib_cage_depth(_thorax(shape, bone), cap_mm=40.0)
+    assert depth[1, 30, 30] == pytest.approx(10.0)
+    assert depth[1, 30, 5] == pytest.approx(-2.5)
+    assert depth[0, 30, 30] == 40.0
+    hu = np.full(shape, 40.0)
+    hu[1, 30, 30] = 400.0
+    _, d = _describe(hu, bone=bone)
+    assert d[0, COL["rib_cage_depth_40mm"]] == pytest.approx(10.0 / 40.0)
 
 
 def test_surrounding_shells_count_fat_air_and_bright():

@@ -13,7 +13,9 @@ or a patient with a pacemaker; none is a voxel count or a position in the image.
 - bone: the bright structure it belongs to in the whole scan (the threshold-connected region it is part
   of, not cut at the ROI) - its volume and the share of it outside the heart ROI (a rib, vertebra or
   calcified costal cartilage continues beyond the heart region; a plaque is all inside) - its distance to
-  the thorax's bone (:mod:`cacscore.detection.thorax`) and the share of its voxels in bone;
+  the thorax's bone (:mod:`cacscore.detection.thorax`), the share of its voxels in bone, and its depth
+  inside the rib cage (:func:`rib_cage_depth`: costal cartilage lies on the cage's ring, a coronary
+  artery well inside it);
 - surroundings: in-plane shells 0-2, 2-5 and 5-10 mm around it on each of its slices, the share of air
   (< ``air_hu``), fat (``air_hu`` .. ``fat_hu``) and bright voxels (at or above the calcium threshold: bone or
   other calcium); soft tissue and blood are the rest. Coronary plaque sits in epicardial fat next to a small
@@ -50,6 +52,7 @@ DESCRIPTOR_NAMES: tuple[str, ...] = (
     "structure_outside_roi",
     "bone_distance_40mm",
     "in_bone",
+    "rib_cage_depth_40mm",
     "air_0_2mm",
     "fat_0_2mm",
     "bright_0_2mm",
@@ -169,6 +172,7 @@ def describe_candidates(
     structure_volume, structure_outside = _bright_structures(volume, candidates, roi, settings)
     bone_mm = ndi.distance_transform_edt(~thorax.bone, sampling=thorax.grid.spacing_zyx_mm) \
         if thorax.bone.any() else np.full(thorax.grid.shape, np.inf)
+    cage_mm = rib_cage_depth(thorax, settings.bone_cap_mm)
     roi_centre = _centroid_lps(volume, roi)
     for i, cand in enumerate(candidates.candidates):
         box = tuple(slice(a, b) for a, b in zip(cand.bbox_zyx[:3], cand.bbox_zyx[3:], strict=True))
@@ -177,6 +181,7 @@ def describe_candidates(
         work = thorax.grid.index(voxels)
         bone_distance = float(bone_mm[tuple(work.T)].min())
         in_bone = float(thorax.bone[tuple(work.T)].mean())
+        cage_depth = float(np.median(cage_mm[tuple(work.T)]))
         length, elongation = _shape(voxels, own, spacing)
         shells = _shells(volume, candidates, cand, settings)
         offset = (volume.index_to_physical(np.asarray(cand.centroid_zyx)) - roi_centre) / 100.0
@@ -194,9 +199,33 @@ def describe_candidates(
             structure_outside[i],
             min(bone_distance, settings.bone_cap_mm) / settings.bone_cap_mm,
             in_bone,
+            cage_depth / settings.bone_cap_mm,
             *shells,
             *offset,
         )
+    return out
+
+
+def rib_cage_depth(thorax: Thorax, cap_mm: float) -> np.ndarray:
+    """Signed depth (mm) of each working-grid voxel inside the rib cage: per slice, the distance to the
+    boundary of the convex hull of the slice's bone (spine, ribs, sternum), positive inside, negative
+    outside, clipped to +-``cap_mm``. The rib cage's ring runs through the chest wall: a rib, the
+    sternum or calcified costal cartilage lies on it (about 0 mm), the coronary arteries lie inside it
+    behind the sternum and the pericardial fat (15 mm and more). A slice whose bone spans less than a
+    quarter of the working grid's width (a cardiac field of view that shows the spine alone) has no
+    usable cage: its voxels read ``cap_mm``."""
+    from cacscore.masks import hull2d
+
+    _, wy, wx = thorax.grid.spacing_zyx_mm
+    out = np.full(thorax.grid.shape, cap_mm, np.float32)
+    for z in np.flatnonzero(thorax.bone.any(axis=(1, 2))):
+        cols = np.flatnonzero(thorax.bone[z].any(axis=0))
+        if cols[-1] - cols[0] < thorax.grid.shape[2] / 4:
+            continue
+        cage = hull2d(thorax.bone[z])
+        inside = ndi.distance_transform_edt(cage, sampling=(wy, wx))
+        outside = ndi.distance_transform_edt(~cage, sampling=(wy, wx))
+        out[z] = np.clip(np.where(cage, inside, -outside), -cap_mm, cap_mm)
     return out
 
 

@@ -35,7 +35,7 @@ SCAN_MEASURES: dict[str, tuple[str, str, float]] = {
 DESCRIPTOR_GROUPS: dict[str, tuple[str, ...]] = {
     "density": ("peak_hu", "mean_hu", "peak_over_noise"),
     "size or shape": ("log_volume", "log_max_area", "z_extent", "log_length", "log_elongation"),
-    "nearness to bone": ("log_structure", "structure_outside", "bone_distance", "in_bone"),
+    "nearness to bone": ("log_structure", "structure_outside", "bone_distance", "in_bone", "rib_cage"),
     "surrounding tissue": ("air_", "fat_", "bright_"),
     "position in the heart": ("offset_",),
 }

@@ -81,7 +81,7 @@ class CandidateSampling:
 #: Descriptor groups that an ablation recipe can take away (column prefixes of DESCRIPTOR_NAMES).
 _GROUPS: dict[str, tuple[str, ...]] = {
     "position": ("offset_",),
-    "bone": ("log_structure", "structure_outside", "bone_distance", "in_bone"),
+    "bone": ("log_structure", "structure_outside", "bone_distance", "in_bone", "rib_cage"),
     "surroundings": ("air_", "fat_", "bright_"),
     "intensity": ("peak_hu", "mean_hu", "peak_over_noise"),
     "shape": ("log_volume", "log_max_area", "z_extent", "log_length", "log_elongation"),
