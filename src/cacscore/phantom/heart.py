@@ -1,18 +1,22 @@
-"""Heart geometry of the phantom: an oriented ellipsoidal pericardial sac and the coronary tree on it.
+"""Heart geometry of the phantom: four chambers, the aortic and pulmonary roots, epicardial fat, and where
+the heart sits in the chest.
 
-The heart is modelled in its own frame: ``e_long`` from base to apex (pointing anterior, left and inferior,
-as in a real chest), ``e_a`` the anterior surface normal and ``e_b = e_long x e_a``. A point on a scaled
-copy of the sac is given by (t, phi): t in [-1, 1] from base to apex, phi the angle around the long axis
-(0 = anterior). The atrioventricular (AV) groove is the ring at t = ``t_av`` near the base; the
-interventricular grooves run base to apex at the angles of the anterior (LAD) and inferior (PDA) surface.
-Coronaries run at ``coronary_scale`` of the sac, i.e. in the epicardial fat between myocardium and
-pericardium, so that they are always inside the heart mask.
+The heart has its own frame: ``e_long`` from the centre of the atrioventricular (AV) plane (``base``) to the
+apex, pointing anterior, left and inferior (35-60 degrees towards the left of straight anterior, 30-50
+degrees below the axial plane), ``e_a`` the anterior surface normal and ``e_b = e_long x e_a``. Chambers are
+ellipsoids whose smooth union is the epicardial (outer myocardial) surface: the left ventricle a prolate
+ellipsoid forming the apex (outer diameter 55-70 mm, base-apex 80-95 mm, wall 8-12 mm), the right ventricle
+a thin-walled (3-5 mm) crescent wrapping it anteriorly and to the right, the left atrium posterior and
+superior (the most posterior chamber, in front of the oesophagus), the right atrium to the right, the left
+atrial appendage, and the right ventricular outflow tract up to the pulmonary valve; the aortic root with
+its three sinuses of Valsalva sits between them (Gray's Anatomy, 42nd ed.; adult chamber sizes: Lang et
+al., J Am Soc Echocardiogr 2015). The creases between the ventricles (interventricular grooves) and between
+ventricles and atria (AV groove) are where the coronaries run (:mod:`cacscore.phantom.coronaries`).
 
-Anatomy follows standard descriptions (e.g. Gray's Anatomy, 42nd ed., coronary arteries): left main from
-the left coronary sinus, dividing into LAD (anterior interventricular groove, diagonals) and LCX (left AV
-groove, obtuse marginals); RCA from the right sinus along the right AV groove to the crux, giving the
-posterior descending artery (right dominance, ~85 % of people). Proximal diameters follow Dodge et al.,
-Circulation 1992 (LM ~4.5 mm, proximal LAD ~3.6 mm, LCX ~3.4 mm, RCA ~3.9 mm).
+Epicardial fat fills the space between the myocardium and the pericardium: a per-patient base thickness
+(0.3-15 mm; thicker over the right ventricle and the apex, thinnest over the lateral left ventricle; e.g.
+Iacobellis, Nat Rev Endocrinol 2015) and a sleeve round every coronary (the groove fat). On unenhanced CT
+blood and myocardium differ by only 5-10 HU, so the outline and the fat are what the image shows.
 """
 
 from __future__ import annotations
@@ -21,191 +25,269 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cacscore.labels import Artery
-from cacscore.phantom.grid import resample_polyline
+from cacscore.phantom.patient import Patient
+from cacscore.phantom.shapes import Ellipsoid3, smin
 
-_STEP_MM = 0.5
+#: Blend width (mm) of the smooth union of the chambers' outer walls.
+MYO_BLEND_MM: float = 4.0
+#: Blend width (mm) of the pericardial sac round myocardium, fat and coronary sleeves.
+SAC_BLEND_MM: float = 9.0
+#: Fat (mm) between the diaphragmatic surface of the heart and the diaphragm.
+FLOOR_FAT_MM: float = 1.5
+#: Thickness (mm) of the inferior ventricular walls where the heart rests on the diaphragm.
+FLOOR_WALL_MM: float = 6.0
+
+_LEFT = np.array([1.0, 0.0, 0.0])
+_RIGHT = -_LEFT
+_POST = np.array([0.0, 1.0, 0.0])
+_ANT = -_POST
+_UP = np.array([0.0, 0.0, 1.0])
 
 
 @dataclass
-class Branch:
-    """One coronary segment: centreline points (x, y, z mm) every 0.5 mm, lumen radius per point (mm)."""
+class Chamber:
+    """A heart chamber: its outer (epicardial) ellipsoid and wall thickness; the cavity is the ellipsoid
+    shrunk by the wall (the right ventricle's cavity also stops at the septum)."""
 
     name: str
-    artery: Artery
-    points: np.ndarray
-    radii_mm: np.ndarray
-    arc_mm: np.ndarray
-
-    @property
-    def length_mm(self) -> float:
-        return float(self.arc_mm[-1])
+    outer: Ellipsoid3
+    wall_mm: float
 
 
 @dataclass
 class HeartGeometry:
-    """Pose and size of the heart and where its landmarks are (world mm)."""
+    """Pose, chambers, roots, fat and coronary tree of the heart (world mm)."""
 
-    centre: np.ndarray
+    base: np.ndarray  # centre of the AV plane
     frame: np.ndarray  # rows e_long, e_a, e_b
-    sac_semi_mm: np.ndarray  # (A, B, C) along e_long, e_a, e_b
-    muscle_scale: float
-    coronary_scale: float
-    t_av: float
+    length_mm: float  # base to apex
+    lv_radius_mm: float
+    chambers: dict[str, Chamber]
     root_centre: np.ndarray
     root_radius_mm: float
-    phi: dict[str, float] = field(default_factory=dict)
-    branches: list[Branch] = field(default_factory=list)
+    root_axis: np.ndarray
+    sinuses: dict[str, np.ndarray]  # sinus of Valsalva centres: "left", "right", "non"
+    pv_centre: np.ndarray  # pulmonary valve
+    pv_radius_mm: float
+    epicardial_fat_mm: float
+    cleft_fat_mm: float  # concavities of the heart's outline narrower than this fill with fat
+    pericardium_mm: float
+    floor_z: float = -np.inf  # the diaphragm under the heart (world z, mm): the heart rests flat on it
+    branches: list = field(default_factory=list)  # coronaries.Branch
+    coronary_fat: dict[str, tuple[float, float]] = field(default_factory=dict)  # artery: (gap, sleeve) mm
 
-    def point(self, t: np.ndarray, phi: np.ndarray, scale: np.ndarray | float) -> np.ndarray:
-        """World points (..., 3) at (t, phi) on the sac scaled by ``scale``."""
-        t = np.asarray(t, dtype=float)
-        phi = np.asarray(phi, dtype=float)
-        s = np.sqrt(np.clip(1.0 - t * t, 0.0, 1.0))
-        a, b, c = self.sac_semi_mm
-        local = np.stack([t * a, b * s * np.cos(phi), c * s * np.sin(phi)], axis=-1)
-        local = local * np.asarray(scale, dtype=float)[..., None]
-        return self.centre + local @ self.frame
+    @property
+    def centre(self) -> np.ndarray:
+        """Centre of the left ventricle (world mm): the heart's reference point."""
+        return self.chambers["LV"].outer.centre
 
-    def angle_of(self, direction: np.ndarray) -> float:
-        """The angle phi of a world direction projected onto the heart's short-axis plane."""
-        d = np.asarray(direction, dtype=float)
-        return float(np.arctan2(d @ self.frame[2], d @ self.frame[1]))
+    @property
+    def lv_cavity_centre(self) -> np.ndarray:
+        """A point deep in the left ventricular blood pool (world mm)."""
+        return self.chambers["LV"].outer.centre - self.frame[0] * 0.05 * self.length_mm
+
+    def translate(self, shift: np.ndarray) -> None:
+        """Move the whole heart (chambers, roots, coronaries) by ``shift`` (mm)."""
+        shift = np.asarray(shift, dtype=float)
+        self.base = self.base + shift
+        for ch in self.chambers.values():
+            ch.outer.centre = ch.outer.centre + shift
+        self.root_centre = self.root_centre + shift
+        self.pv_centre = self.pv_centre + shift
+        self.sinuses = {k: v + shift for k, v in self.sinuses.items()}
+        self.floor_z += float(shift[2])
+        for br in self.branches:
+            br.points = br.points + shift
+
+    # --- signed distances (mm) at broadcastable coordinates --------------------------------------------
+    def floor_cut(self, d, z, above_mm: float = 0.0):
+        """``d`` cut flat ``above_mm`` over the diaphragm (the heart's diaphragmatic surface)."""
+        if not np.isfinite(self.floor_z):
+            return d
+        return np.maximum(d, np.float32(self.floor_z + above_mm) - z)
+
+    def ventricles_sdf(self, x, y, z):
+        """Outer surface of the two ventricles."""
+        ch = self.chambers
+        d = smin(ch["LV"].outer.sdf(x, y, z), ch["RV"].outer.sdf(x, y, z), MYO_BLEND_MM)
+        return self.floor_cut(d, z, FLOOR_FAT_MM)
+
+    def myocardium_sdf(self, x, y, z):
+        """Epicardial surface: the smooth union of every chamber's outer wall."""
+        d = None
+        for ch in self.chambers.values():
+            di = ch.outer.sdf(x, y, z)
+            d = di if d is None else smin(d, di, MYO_BLEND_MM)
+        return self.floor_cut(d, z, FLOOR_FAT_MM)
+
+    def root_sdf(self, x, y, z):
+        """Aortic root: a central ball and the three sinus bulges."""
+        r = self.root_radius_mm
+        c = self.root_centre
+        d = np.sqrt((x - c[0]) ** 2 + (y - c[1]) ** 2 + (z - c[2]) ** 2) - np.float32(0.8 * r)
+        for s in self.sinuses.values():
+            ds = np.sqrt((x - s[0]) ** 2 + (y - s[1]) ** 2 + (z - s[2]) ** 2) - np.float32(0.6 * r)
+            d = smin(d, ds, 3.0)
+        return d
+
+    def fat_mm(self, x, y, z):
+        """Epicardial fat thickness (mm) over the myocardium at a point: thicker over the right ventricle
+        and the apex, thinner over the lateral left ventricle."""
+        e_long, _, _ = self.frame
+        dx, dy, dz = x - np.float32(self.base[0]), y - np.float32(self.base[1]), z - np.float32(self.base[2])
+        u = (dx * e_long[0] + dy * e_long[1] + dz * e_long[2]) / np.float32(self.length_mm)
+        rv = self.chambers["RV"].outer.axes[1]
+        c = self.chambers["LV"].outer.centre - self.base
+        side = (dx - c[0]) * rv[0] + (dy - c[1]) * rv[1] + (dz - c[2]) * rv[2]
+        side = np.clip(side / np.float32(self.lv_radius_mm), -1, 1)
+        apex = np.clip((u - 0.7) / 0.3, 0, 1)
+        return np.float32(self.epicardial_fat_mm) * (0.75 + 0.55 * side + 0.6 * apex)
+
+    def surface_cloud(self, n: int = 300) -> np.ndarray:
+        """Points (N, 3) on every chamber's outer ellipsoid, grown by the fat and pericardium."""
+        g = self.epicardial_fat_mm + self.pericardium_mm + 1.0
+        k = np.arange(n) + 0.5
+        phi = np.arccos(1 - 2 * k / n)
+        th = np.pi * (1 + 5**0.5) * k
+        unit = np.stack([np.cos(th) * np.sin(phi), np.sin(th) * np.sin(phi), np.cos(phi)], axis=1)
+        pts = []
+        for ch in self.chambers.values():
+            e = ch.outer.grown(g)
+            pts.append(e.centre + (unit * e.semi_mm) @ e.axes)
+        pts = np.vstack(pts)
+        pts[:, 2] = np.maximum(pts[:, 2], self.floor_z)
+        return pts
 
 
-def _wrap(a: float) -> float:
-    return float((a + np.pi) % (2 * np.pi) - np.pi)
-
-
-def _sweep(start: float, via: float, end_fraction: float, end: float) -> np.ndarray:
-    """Angles from ``start`` through ``via`` towards ``end`` (same turning sense), stopping at a fraction."""
-    d1 = _wrap(via - start)
-    d2 = _wrap(end - via)
-    if np.sign(d2) != np.sign(d1):
-        d2 += np.sign(d1) * 2 * np.pi
-    total = d1 + d2 * end_fraction
-    return start + np.linspace(0.0, total, 200)
-
-
-def build_heart(rng: np.random.Generator, centre: np.ndarray, size_scale: float) -> HeartGeometry:
-    """Draw a heart pose, size and coronary tree (right dominant in ~85 %)."""
-    azimuth = np.deg2rad(rng.uniform(35, 60))  # long axis from anterior towards the patient's left
-    elevation = np.deg2rad(rng.uniform(15, 35))  # long axis below the axial plane
+def build_heart(rng: np.random.Generator, size: float) -> HeartGeometry:
+    """Draw a heart's pose, chamber sizes and fat at the origin (``base`` = 0); ``size`` scales it."""
+    azimuth = np.deg2rad(rng.uniform(35, 60))
+    elevation = np.deg2rad(rng.uniform(30, 50))
     e_long = np.array(
         [np.cos(elevation) * np.sin(azimuth), -np.cos(elevation) * np.cos(azimuth), -np.sin(elevation)]
     )
-    ant = np.array([0.0, -1.0, 0.0])
-    e_a = ant - (ant @ e_long) * e_long
+    e_a = _ANT - (_ANT @ e_long) * e_long
     e_a /= np.linalg.norm(e_a)
     e_b = np.cross(e_long, e_a)
     frame = np.stack([e_long, e_a, e_b])
-    semi = np.array([rng.uniform(60, 68), rng.uniform(42, 48), rng.uniform(34, 40)]) * size_scale
-    heart = HeartGeometry(
-        centre=np.asarray(centre, dtype=float),
-        frame=frame,
-        sac_semi_mm=semi,
-        muscle_scale=float(rng.uniform(0.87, 0.91)),
-        coronary_scale=0.0,
-        t_av=float(rng.uniform(-0.68, -0.58)),
-        root_centre=np.zeros(3),
-        root_radius_mm=float(rng.uniform(13.5, 16.5) * np.sqrt(size_scale)),
+    right = _unit(_RIGHT - (_RIGHT @ e_long) * e_long)
+    length = rng.uniform(85, 100) * size
+    r_lv = rng.uniform(30, 36) * size
+    base = np.zeros(3)
+    lv = Ellipsoid3(base + e_long * 0.45 * length, frame, np.array([0.58 * length, r_lv, 0.93 * r_lv]))
+    d_rv = _unit(0.8 * right + 0.6 * e_a)
+    rv_axes = np.stack([e_long, d_rv, np.cross(e_long, d_rv)])
+    rv = Ellipsoid3(
+        base + e_long * 0.28 * length + d_rv * 0.6 * r_lv,
+        rv_axes,
+        np.array([0.47 * length, 0.95 * r_lv, 1.2 * r_lv]) * rng.uniform(0.92, 1.08),
     )
-    heart.coronary_scale = heart.muscle_scale + 0.035
-    heart.phi = {
-        "anterior": 0.0,
-        "left": heart.angle_of(np.array([1.0, 0.0, 0.0])),
-        "right": heart.angle_of(np.array([-1.0, 0.0, 0.0])),
-        "inferior": heart.angle_of(np.array([0.0, 0.0, -1.0])),
-        "posterior": heart.angle_of(np.array([0.0, 1.0, 0.0])),
+    eye = np.eye(3)
+    la = Ellipsoid3(
+        base - e_long * 0.1 * length + _LEFT * 0.15 * r_lv + _POST * 0.3 * r_lv + _UP * 0.2 * r_lv,
+        eye,
+        np.array([1.05, 0.55, 0.7]) * r_lv * rng.uniform(0.9, 1.1),
+    )
+    ra = Ellipsoid3(
+        base - e_long * 0.05 * length + _RIGHT * 0.8 * r_lv + _UP * 0.05 * r_lv,
+        eye,
+        np.array([0.8, 0.8, 0.95]) * r_lv * rng.uniform(0.9, 1.1),
+    )
+    laa_dir = _unit(_LEFT + 0.5 * _ANT + 0.2 * _UP)
+    laa_axes = np.stack(
+        [laa_dir, _unit(np.cross(laa_dir, _UP)), np.cross(laa_dir, _unit(np.cross(laa_dir, _UP)))]
+    )
+    laa = Ellipsoid3(
+        base - e_long * 0.05 * length + _LEFT * 0.7 * r_lv + _UP * 0.35 * r_lv,
+        laa_axes,
+        np.array([0.45, 0.25, 0.25]) * r_lv,
+    )
+    r_root = float(rng.uniform(13.0, 16.5) * np.sqrt(size))
+    root_axis = _unit(_UP + 0.45 * _ANT + 0.35 * _RIGHT)
+    root = base - e_long * 0.10 * length + e_a * 0.12 * r_lv + right * 0.1 * r_lv
+    pv = root + root_axis * 0.9 * r_root + _ANT * 0.9 * r_root + _LEFT * 0.9 * r_root
+    r_pv = float(rng.uniform(11.0, 13.5) * np.sqrt(size))
+    rvot_lo = base + e_a * 0.55 * r_lv + _LEFT * 0.15 * r_lv
+    rvot_dir = _unit(pv - rvot_lo)
+    rvot_axes = np.stack(
+        [rvot_dir, _unit(np.cross(rvot_dir, _UP)), np.cross(rvot_dir, _unit(np.cross(rvot_dir, _UP)))]
+    )
+    rvot = Ellipsoid3(
+        (rvot_lo + pv) / 2, rvot_axes, np.array([np.linalg.norm(pv - rvot_lo) / 2 + 4, r_pv + 3, r_pv + 3])
+    )
+    sinus_dirs = {
+        "right": _unit(0.8 * _ANT + 0.6 * _RIGHT),
+        "left": _unit(0.9 * _LEFT + 0.45 * _POST),
+        "non": _unit(0.9 * _POST + 0.45 * _RIGHT),
     }
-    ph = heart.phi
-    phi_root = ph["anterior"] + 0.35 * _wrap(ph["right"] - ph["anterior"])
-    heart.root_centre = heart.point(-0.86, phi_root, 0.3)
-    heart.branches = _coronary_tree(rng, heart)
-    return heart
+    sinuses = {}
+    for k, d in sinus_dirs.items():
+        d = _unit(d - (d @ root_axis) * root_axis)
+        sinuses[k] = root + d * 0.45 * r_root
+    fat = float(np.clip(rng.lognormal(np.log(2.5), 0.7), 0.3, 15.0))
+    return HeartGeometry(
+        base=base,
+        frame=frame,
+        length_mm=float(length),
+        lv_radius_mm=float(r_lv),
+        chambers={
+            "LV": Chamber("LV", lv, float(rng.uniform(8, 12) * size)),
+            "RV": Chamber("RV", rv, float(rng.uniform(3, 5))),
+            "LA": Chamber("LA", la, 2.5),
+            "RA": Chamber("RA", ra, 2.5),
+            "LAA": Chamber("LAA", laa, 1.5),
+            "RVOT": Chamber("RVOT", rvot, 3.0),
+        },
+        root_centre=root,
+        root_radius_mm=r_root,
+        root_axis=root_axis,
+        sinuses=sinuses,
+        pv_centre=pv,
+        pv_radius_mm=r_pv,
+        epicardial_fat_mm=fat,
+        cleft_fat_mm=float(np.clip(1.5 * fat + rng.uniform(3, 7), 4, 16)),
+        pericardium_mm=float(rng.uniform(1.0, 2.0)),
+    )
 
 
-def _branch(name: str, artery: Artery, pts: np.ndarray, r0: float, r1: float) -> Branch:
-    p, arc = resample_polyline(pts, _STEP_MM)
-    radii = r0 + (r1 - r0) * arc / max(arc[-1], 1e-6)
-    return Branch(name, artery, p, radii, arc)
+def place_heart(rng: np.random.Generator, p: Patient, heart: HeartGeometry) -> float:
+    """Move ``heart`` into the chest of ``p``: its ventricular centre at z = 0, 5-25 mm of its width left of
+    the midline, its front against the anterior chest wall behind 0-15 mm of retrosternal fat (touching it
+    in ~40 % of patients). Returns the retrosternal gap (mm)."""
+    gap = float(rng.uniform(0, 2) if rng.random() < 0.4 else rng.uniform(2, 15))
+    cloud = heart.surface_cloud()
+    mid_x = 0.5 * (cloud[:, 0].min() + cloud[:, 0].max())
+    shift = np.array([rng.uniform(5, 25) - mid_x, 0.0, -heart.centre[2]])
+    pts = cloud + shift
+    # The heart rests on the diaphragm: its lowest 8-18 mm are flattened against it.
+    heart.floor_z = float(pts[:, 2].min() + rng.uniform(8, 18) - shift[2])
+
+    def clearance(dy: float) -> float:
+        q = pts + np.array([0.0, dy, 0.0])
+        theta = np.arctan2(q[:, 1], q[:, 0])
+        r = np.hypot(q[:, 0], q[:, 1])
+        return float(np.min(p.cavity_radius(theta, p.level_at(q[:, 2])) - r))
+
+    # Clearance grows as the heart moves back until its back meets the posterior wall: bisect on the
+    # front of the heart only (the band within 25 mm of its most anterior point).
+    pts = pts[pts[:, 1] < pts[:, 1].min() + 25.0]
+    lo, hi = -150.0, 60.0
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        if clearance(mid) < gap:
+            lo = mid
+        else:
+            hi = mid
+    shift[1] = hi
+    heart.translate(shift)
+    return gap
 
 
-def _wiggle(rng: np.random.Generator, n: int, amplitude: float) -> np.ndarray:
-    """A smooth random perturbation of n samples (two random sinusoids)."""
-    u = np.linspace(0, 1, n)
-    out = np.zeros(n)
-    for _ in range(2):
-        out += amplitude * rng.uniform(-1, 1) * np.sin(2 * np.pi * (rng.uniform(0.5, 2.5) * u + rng.random()))
-    return out
+def heart_size(p: Patient, rng: np.random.Generator) -> float:
+    """Heart scale from the size of the chest (cavity depth at the heart), +-8 %."""
+    depth = p.cavity_semi_y_ant_mm + p.cavity_semi_y_post_mm
+    return float(depth / 170.0 * rng.uniform(0.92, 1.08))
 
 
-def _coronary_tree(rng: np.random.Generator, h: HeartGeometry) -> list[Branch]:
-    ph = h.phi
-    sc = h.coronary_scale
-    t_av = h.t_av
-    n = 200
-    branches: list[Branch] = []
-
-    # Left main: from the left sinus of the aortic root to the bifurcation in the upper AV groove.
-    phi_bif = ph["anterior"] + rng.uniform(0.35, 0.55) * _wrap(ph["left"] - ph["anterior"])
-    bif = h.point(t_av, phi_bif, sc)
-    d = bif - h.root_centre
-    d /= np.linalg.norm(d)
-    lm_start = h.root_centre + d * h.root_radius_mm * 0.95
-    lm = np.linspace(lm_start, bif, 20)
-    r_lm = rng.uniform(2.0, 2.3)
-    branches.append(_branch("LM", Artery.LAD, lm, r_lm, r_lm * 0.95))
-
-    # LAD: anterior interventricular groove to the apex.
-    phi_lad = ph["anterior"] + rng.uniform(0.05, 0.3) * _wrap(ph["left"] - ph["anterior"])
-    t = np.linspace(t_av, 0.97, n)
-    blend = np.clip((t - t_av) / 0.25, 0, 1)
-    phi = phi_bif + (phi_lad - phi_bif) * blend + _wiggle(rng, n, 0.06)
-    lad = h.point(t, phi, sc)
-    lad = np.vstack([bif, lad])
-    branches.append(_branch("LAD", Artery.LAD, lad, rng.uniform(1.7, 1.9), rng.uniform(0.7, 0.85)))
-
-    # Diagonals from the LAD over the anterolateral wall.
-    for k in range(rng.integers(1, 4)):
-        t0 = rng.uniform(-0.45, 0.25)
-        tt = np.linspace(t0, min(t0 + rng.uniform(0.35, 0.6), 0.9), n // 2)
-        p0 = phi_lad + (phi_bif - phi_lad) * np.clip((t0 - t_av) / 0.25, 0, 1)
-        p1 = p0 + rng.uniform(0.35, 0.7) * _wrap(ph["left"] - phi_lad)
-        pp = np.linspace(p0, p1, tt.size) + _wiggle(rng, tt.size, 0.04)
-        branches.append(_branch(f"D{k + 1}", Artery.LAD, h.point(tt, pp, sc), 1.1, 0.6))
-
-    # LCX: left AV groove, past the left border towards the crux (left dominance in ~10 %).
-    left_dominant = rng.random() < 0.1
-    frac = rng.uniform(0.85, 1.0) if left_dominant else rng.uniform(0.15, 0.6)
-    phis = _sweep(phi_bif, ph["left"], frac, ph["inferior"])
-    lcx = h.point(np.full(phis.size, t_av) + _wiggle(rng, phis.size, 0.02), phis, sc)
-    lcx = np.vstack([bif, lcx])
-    branches.append(_branch("LCX", Artery.LCX, lcx, rng.uniform(1.5, 1.7), rng.uniform(0.75, 0.9)))
-
-    # Obtuse marginals from the LCX down the lateral wall.
-    for k in range(rng.integers(1, 3)):
-        i0 = int(rng.uniform(0.25, 0.8) * phis.size)
-        tt = np.linspace(t_av, t_av + rng.uniform(0.5, 0.9), n // 2)
-        pp = phis[i0] + np.linspace(0, rng.uniform(-0.2, 0.2), tt.size) + _wiggle(rng, tt.size, 0.04)
-        branches.append(_branch(f"OM{k + 1}", Artery.LCX, h.point(tt, pp, sc), 1.1, 0.6))
-
-    # RCA: from the right sinus into the right AV groove, round the right border to the crux.
-    phi_ra = ph["anterior"] + rng.uniform(0.45, 0.7) * _wrap(ph["right"] - ph["anterior"])
-    rca0 = h.point(t_av, phi_ra, sc)
-    d = rca0 - h.root_centre
-    d /= np.linalg.norm(d)
-    rca_start = h.root_centre + d * h.root_radius_mm * 0.95
-    rfrac = rng.uniform(0.5, 0.8) if left_dominant else rng.uniform(0.95, 1.1)
-    phis_r = _sweep(phi_ra, ph["right"], rfrac, ph["inferior"])
-    rca = h.point(np.full(phis_r.size, t_av) + _wiggle(rng, phis_r.size, 0.02), phis_r, sc)
-    rca = np.vstack([np.linspace(rca_start, rca0, 10), rca])
-    branches.append(_branch("RCA", Artery.RCA, rca, rng.uniform(1.8, 2.0), rng.uniform(0.9, 1.1)))
-
-    # Posterior descending artery along the inferior interventricular groove.
-    crux_phi = phis[-1] if left_dominant else phis_r[-1]
-    tt = np.linspace(t_av, rng.uniform(0.4, 0.75), n // 2)
-    pp = crux_phi + np.linspace(0, _wrap(ph["inferior"] - crux_phi) * 0.5, tt.size)
-    pda_artery = Artery.LCX if left_dominant else Artery.RCA
-    branches.append(_branch("PDA", pda_artery, h.point(tt, pp, sc), 1.1, 0.65))
-    return branches
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
