@@ -34,7 +34,7 @@ class Abdomen:
     drop_mm: float  # how far the domes fall from apex to the cavity wall
     central_z: float  # the central tendon, under the heart
     heart_xy: tuple[float, float]
-    liver_edge: tuple[float, float]  # liver's left edge x = a + b * (-y)
+    liver_edge: tuple[float, float, float]  # liver's left edge x = a + b * (-y) - c * y^2 / 100
     stomach: tuple[np.ndarray, np.ndarray]  # centre, semi-axes
     stomach_air: float  # fraction of the stomach's depth that is air
     spleen: tuple[np.ndarray, np.ndarray]
@@ -80,7 +80,7 @@ def build_abdomen(
         drop_mm=float(rng.uniform(60, 95)),
         central_z=heart_floor_z - 1.0,
         heart_xy=heart_xy,
-        liver_edge=(float(rng.uniform(-10, 25)), float(rng.uniform(0.3, 0.8))),
+        liver_edge=(float(rng.uniform(5, 45)), float(rng.uniform(0.3, 0.9)), float(rng.uniform(0.0, 0.4))),
         stomach=(st_c, st_s),
         stomach_air=float(rng.uniform(0.0, 0.5)),
         spleen=(sp_c, sp_s),
@@ -118,8 +118,8 @@ def _organs(ab: Abdomen, x, y, z: float, h) -> tuple[np.ndarray, np.ndarray]:
     shape = np.broadcast_shapes(x.shape, y.shape)
     val = np.full(shape, h.fat, np.float32)
     lab = np.full(shape, Tissue.FAT, np.uint8)
-    a, b = ab.liver_edge
-    liver = x < a + b * (-y)
+    a, b, c2 = ab.liver_edge
+    liver = x < a + b * (-y) - c2 * y * y / 100.0
     val[liver], lab[liver] = h.liver, Tissue.LIVER
     c, s = ab.stomach
     q = ((x - c[0]) / s[0]) ** 2 + ((y - c[1]) / s[1]) ** 2 + ((z - c[2]) / s[2]) ** 2

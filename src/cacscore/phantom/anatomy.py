@@ -1,7 +1,7 @@
 """The phantom patient's anatomy: drawn once as geometry (:func:`build_thorax`), then painted on a scan grid
 (:func:`paint_anatomy`) in the order that lets each structure overwrite what it displaces: body wall and
 lung-filled cavity, abdomen under the diaphragm, mediastinal fat and tubes, the heart, pulmonary vessels,
-spine, rib cage.
+spine, rib cage, scapulae.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from cacscore.phantom.heart_tissue import heart_fields, paint_heart
 from cacscore.phantom.lungs import lung_vessel_tree, paint_lung_vessels
 from cacscore.phantom.mediastinum import paint_mediastinum
 from cacscore.phantom.patient import Patient, draw_patient
-from cacscore.phantom.ribcage import RibCage, build_ribcage, paint_ribcage
+from cacscore.phantom.ribcage import RibCage, build_ribcage, paint_ribcage, paint_scapulae
 from cacscore.phantom.spine import Spine, build_spine, paint_spine
 from cacscore.phantom.vessels import Mediastinum, build_mediastinum
 
@@ -50,7 +50,7 @@ class Anatomy:
 def build_thorax(rng: np.random.Generator) -> Thorax:
     """Draw a patient and every structure of the chest."""
     p = draw_patient(rng)
-    heart = build_heart(rng, heart_size(p, rng))
+    heart = build_heart(rng, heart_size(p, rng), p.adiposity)
     gap = place_heart(rng, p, heart)
     build_coronaries(rng, heart)
     ribcage = build_ribcage(rng, p)
@@ -68,7 +68,7 @@ def paint_anatomy(grid: Grid, thorax: Thorax, rng: np.random.Generator) -> Anato
     z_abdomen = max(thorax.abdomen.right_dome[2], thorax.abdomen.left_dome[2]) - 20.0
     paint_body_wall(grid, hu, tissue, p, rng, z_abdomen)
     paint_abdomen(grid, hu, tissue, p, thorax.abdomen)
-    fields = heart_fields(grid, thorax.heart)
+    fields = heart_fields(grid, thorax.heart, thorax.mediastinum.intrapericardial())
     paint_mediastinum(
         grid, hu, tissue, p, thorax.heart, fields, thorax.mediastinum, thorax.ribcage.sternum, rng
     )
@@ -80,4 +80,5 @@ def paint_anatomy(grid: Grid, thorax: Thorax, rng: np.random.Generator) -> Anato
     paint_lung_vessels(grid, hu, tissue, thorax.lung_vessels, p.hu.blood)
     paint_spine(grid, hu, tissue, p, thorax.spine, rng)
     paint_ribcage(grid, hu, tissue, thorax.ribcage, p)
+    paint_scapulae(grid, hu, tissue, p)
     return Anatomy(hu=hu, tissue=tissue, heart_mask=heart_mask)

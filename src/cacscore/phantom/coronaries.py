@@ -115,7 +115,7 @@ def build_coronaries(rng: np.random.Generator, heart: HeartGeometry) -> list[Bra
         sleeve = (
             float(rng.uniform(0.5, 1.0))
             if on_muscle
-            else float(np.clip(fat * rng.uniform(0.8, 1.5) + rng.uniform(1, 5), 1.0, 20.0))
+            else float(np.clip(fat * rng.uniform(1.0, 2.5) + rng.uniform(1, 4), 1.0, 20.0))
         )
         heart.coronary_fat[art] = (gap, sleeve)
     left_dominant = rng.random() < 0.1

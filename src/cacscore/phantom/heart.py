@@ -36,6 +36,8 @@ SAC_BLEND_MM: float = 9.0
 FLOOR_FAT_MM: float = 1.5
 #: Thickness (mm) of the inferior ventricular walls where the heart rests on the diaphragm.
 FLOOR_WALL_MM: float = 6.0
+#: Room (mm) between the heart's back and the front of the spine: oesophagus, descending aorta, azygos.
+RETROCARDIAC_MM: float = 10.0
 
 _LEFT = np.array([1.0, 0.0, 0.0])
 _RIGHT = -_LEFT
@@ -99,6 +101,21 @@ class HeartGeometry:
         for br in self.branches:
             br.points = br.points + shift
 
+    def scale(self, factor: float) -> None:
+        """Shrink or grow the heart about its base (before the coronaries are laid)."""
+        f = float(factor)
+        for ch in self.chambers.values():
+            ch.outer.centre = self.base + f * (ch.outer.centre - self.base)
+            ch.outer.semi_mm = ch.outer.semi_mm * f
+            ch.wall_mm *= f
+        self.root_centre = self.base + f * (self.root_centre - self.base)
+        self.pv_centre = self.base + f * (self.pv_centre - self.base)
+        self.sinuses = {k: self.base + f * (v - self.base) for k, v in self.sinuses.items()}
+        self.root_radius_mm *= f
+        self.pv_radius_mm *= f
+        self.length_mm *= f
+        self.lv_radius_mm *= f
+
     # --- signed distances (mm) at broadcastable coordinates --------------------------------------------
     def floor_cut(self, d, z, above_mm: float = 0.0):
         """``d`` cut flat ``above_mm`` over the diaphragm (the heart's diaphragmatic surface)."""
@@ -159,8 +176,10 @@ class HeartGeometry:
         return pts
 
 
-def build_heart(rng: np.random.Generator, size: float) -> HeartGeometry:
-    """Draw a heart's pose, chamber sizes and fat at the origin (``base`` = 0); ``size`` scales it."""
+def build_heart(rng: np.random.Generator, size: float, adiposity: float) -> HeartGeometry:
+    """Draw a heart's pose, chamber sizes and fat at the origin (``base`` = 0); ``size`` scales it, and
+    the epicardial fat grows with the patient's ``adiposity`` (0..1; Iacobellis 2015: epicardial fat
+    thickness tracks visceral fat)."""
     azimuth = np.deg2rad(rng.uniform(35, 60))
     elevation = np.deg2rad(rng.uniform(30, 50))
     e_long = np.array(
@@ -224,7 +243,7 @@ def build_heart(rng: np.random.Generator, size: float) -> HeartGeometry:
     for k, d in sinus_dirs.items():
         d = _unit(d - (d @ root_axis) * root_axis)
         sinuses[k] = root + d * 0.45 * r_root
-    fat = float(np.clip(rng.lognormal(np.log(2.5), 0.7), 0.3, 15.0))
+    fat = float(np.clip(rng.lognormal(np.log(1.2 + 5.0 * adiposity), 0.5), 0.3, 15.0))
     return HeartGeometry(
         base=base,
         frame=frame,
@@ -245,7 +264,7 @@ def build_heart(rng: np.random.Generator, size: float) -> HeartGeometry:
         pv_centre=pv,
         pv_radius_mm=r_pv,
         epicardial_fat_mm=fat,
-        cleft_fat_mm=float(np.clip(1.5 * fat + rng.uniform(3, 7), 4, 16)),
+        cleft_fat_mm=float(np.clip(1.2 * fat + rng.uniform(2, 5), 3, 12)),
         pericardium_mm=float(rng.uniform(1.0, 2.0)),
     )
 
@@ -253,14 +272,32 @@ def build_heart(rng: np.random.Generator, size: float) -> HeartGeometry:
 def place_heart(rng: np.random.Generator, p: Patient, heart: HeartGeometry) -> float:
     """Move ``heart`` into the chest of ``p``: its ventricular centre at z = 0, 5-25 mm of its width left of
     the midline, its front against the anterior chest wall behind 0-15 mm of retrosternal fat (touching it
-    in ~40 % of patients). Returns the retrosternal gap (mm)."""
+    in ~40 % of patients), its back (the left atrium) at least :data:`RETROCARDIAC_MM` in front of the
+    spine, where the oesophagus and the descending aorta run; a heart too deep for the chest is shrunk
+    (5 % a step). Returns the retrosternal gap (mm)."""
     gap = float(rng.uniform(0, 2) if rng.random() < 0.4 else rng.uniform(2, 15))
+    x_target = float(rng.uniform(5, 25))
+    for _ in range(10):
+        shift = _fit(p, heart, gap, x_target)
+        cloud = heart.surface_cloud() + shift
+        if _retrocardiac_clearance(p, cloud) >= RETROCARDIAC_MM:
+            break
+        heart.scale(0.95)
+    # The heart rests on the diaphragm: its lowest 8-18 mm are flattened against it.
+    heart.floor_z = float(cloud[:, 2].min() + rng.uniform(8, 18) - shift[2])
+    heart.translate(shift)
+    return gap
+
+
+def _fit(p: Patient, heart: HeartGeometry, gap: float, x_target: float) -> np.ndarray:
+    """The shift that puts the heart's front ``gap`` mm behind the anterior chest wall."""
     cloud = heart.surface_cloud()
     mid_x = 0.5 * (cloud[:, 0].min() + cloud[:, 0].max())
-    shift = np.array([rng.uniform(5, 25) - mid_x, 0.0, -heart.centre[2]])
+    shift = np.array([x_target - mid_x, 0.0, -heart.centre[2]])
     pts = cloud + shift
-    # The heart rests on the diaphragm: its lowest 8-18 mm are flattened against it.
-    heart.floor_z = float(pts[:, 2].min() + rng.uniform(8, 18) - shift[2])
+    # Clearance grows as the heart moves back until its back meets the posterior wall: bisect on the
+    # front of the heart only (the band within 25 mm of its most anterior point).
+    pts = pts[pts[:, 1] < pts[:, 1].min() + 25.0]
 
     def clearance(dy: float) -> float:
         q = pts + np.array([0.0, dy, 0.0])
@@ -268,9 +305,6 @@ def place_heart(rng: np.random.Generator, p: Patient, heart: HeartGeometry) -> f
         r = np.hypot(q[:, 0], q[:, 1])
         return float(np.min(p.cavity_radius(theta, p.level_at(q[:, 2])) - r))
 
-    # Clearance grows as the heart moves back until its back meets the posterior wall: bisect on the
-    # front of the heart only (the band within 25 mm of its most anterior point).
-    pts = pts[pts[:, 1] < pts[:, 1].min() + 25.0]
     lo, hi = -150.0, 60.0
     for _ in range(50):
         mid = (lo + hi) / 2
@@ -279,8 +313,17 @@ def place_heart(rng: np.random.Generator, p: Patient, heart: HeartGeometry) -> f
         else:
             hi = mid
     shift[1] = hi
-    heart.translate(shift)
-    return gap
+    return shift
+
+
+def _retrocardiac_clearance(p: Patient, cloud: np.ndarray) -> float:
+    """Smallest distance (mm) from the heart's back to the front of the spine, over the points in front of
+    the spine and the descending aorta (|x| < body half-width + 30 mm)."""
+    level = p.level_at(cloud[:, 2])
+    w, d = p.body_semi_mm(level)
+    front = p.spine_y_mm(level) - d
+    near = np.abs(cloud[:, 0]) < w + 30
+    return float(np.min(front[near] - cloud[near, 1])) if near.any() else np.inf
 
 
 def heart_size(p: Patient, rng: np.random.Generator) -> float:

@@ -36,9 +36,15 @@ class HeartFields:
     blood: np.ndarray
 
 
-def heart_fields(grid: Grid, heart: HeartGeometry) -> HeartFields | None:
-    """Evaluate the heart's distances on its box (None when the heart misses the grid)."""
-    cloud = heart.surface_cloud()
+def heart_fields(grid: Grid, heart: HeartGeometry, great_vessels: list[tuple[np.ndarray, np.ndarray]]
+                 ) -> HeartFields | None:
+    """Evaluate the heart's distances on its box (None when the heart misses the grid).
+
+    ``great_vessels``: (centreline points, lumen radii) of the intrapericardial great vessels (ascending
+    aorta up to the pericardial reflection, pulmonary trunk): their blood and the sac round them belong to
+    the heart (the pericardium encloses the roots of the great arteries; Gray's Anatomy).
+    """
+    cloud = np.vstack([heart.surface_cloud()] + [pts for pts, _ in great_vessels])
     reach = SAC_REACH_MM + max(heart.coronary_fat.get(a, (0, 0))[1] for a in ("LAD", "LCX", "RCA")) + 4
     box = grid.box(cloud.min(axis=0) - reach, cloud.max(axis=0) + reach)
     if box is None:
@@ -69,7 +75,11 @@ def heart_fields(grid: Grid, heart: HeartGeometry) -> HeartFields | None:
         balls_sdf(
             cb.x, cb.y, cb.z, br.points[::2], br.radii_mm[::2] + WALL_MM + sleeve, SAC_REACH_MM, sleeves
         )
-    sac = heart.floor_cut(smin(sac, sleeves, SAC_BLEND_MM), z)
+    vessels = cb.full()
+    for pts, radii in great_vessels:
+        balls_sdf(cb.x, cb.y, cb.z, pts, radii, SAC_REACH_MM, vessels)
+    sac = heart.floor_cut(smin(smin(sac, sleeves, SAC_BLEND_MM), vessels - 2.0, SAC_BLEND_MM), z)
+    blood = np.minimum(blood, vessels)
     blood = heart.floor_cut(blood, z, FLOOR_FAT_MM + FLOOR_WALL_MM)
     return HeartFields(box=box, sac=cb.upsample(sac), myocardium=cb.upsample(myo), blood=cb.upsample(blood))
 

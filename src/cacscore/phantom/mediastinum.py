@@ -75,7 +75,8 @@ def _paint_envelope(
     cb = CoarseBox.of(grid, box, 1.6)
     env = cb.full()
     for t in med.tubes:
-        balls_sdf(cb.x, cb.y, cb.z, t.points[::2], t.radii_mm[::2] + t.wall_mm + t.fat_mm, 2.0, env)
+        if t.in_mediastinum:
+            balls_sdf(cb.x, cb.y, cb.z, t.points[::2], t.radii_mm[::2] + t.wall_mm + t.fat_mm, 2.0, env)
     if fields is not None:
         _heart_envelope(grid, cb, env, p, heart, fields, rng)
     _, yc, xc = cb.coords()
@@ -91,7 +92,7 @@ def _paint_envelope(
     above = (cb.z >= heart.root_centre[2] - 10) & (cb.z <= sternum.z_notch + 10)
     qa = (xc / half_w) ** 2 + ((yc - y_st - depth / 2) / (depth / 2)) ** 2
     env = np.where(above[:, None, None], np.minimum(env, (np.sqrt(qa) - 1) * min(half_w, depth / 2)), env)
-    closed = _closing(env <= 0, cb, float(rng.uniform(6, 12) + 6 * p.adiposity))
+    closed = _closing(env <= 0, cb, float(rng.uniform(4, 8) + 4 * p.adiposity))
     fine = cb.upsample(closed.astype(np.float32)) >= 0.5
     sub, lab = hu[box], tissue[box]
     fat = fine & (lab == Tissue.LUNG)
@@ -119,8 +120,8 @@ def _heart_envelope(
     z = cb.z[kc][:, None, None]
     y = cb.y[jc][None, :, None]
     x = cb.x[ic][None, None, :]
-    base = rng.uniform(0.5, 3) + 5 * p.adiposity
-    pad = rng.uniform(0, 12) + 18 * p.adiposity
+    base = rng.uniform(0, 2) + 3 * p.adiposity
+    pad = rng.uniform(0, 10) + 15 * p.adiposity
     floor = heart.floor_z if np.isfinite(heart.floor_z) else float(cb.z[0])
     low = np.exp(-(((z - floor) / 30.0) ** 2))
     front = np.clip((heart.centre[1] + 10 - y) / 40.0, 0, 1)

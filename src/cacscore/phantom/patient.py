@@ -63,6 +63,7 @@ class Patient:
     muscle_base_mm: float
     pectoral_mm: float
     erector_mm: float
+    scapular_mm: float  # subscapularis, infraspinatus round the scapula
     fat_mm: float  # subcutaneous fat at the side of the chest
     breast_mm: float  # breast protrusion (0 for men)
     skin_mm: float
@@ -113,13 +114,14 @@ class Patient:
 
     def muscle_mm(self, theta: np.ndarray, level: float) -> np.ndarray:
         """Muscle layer outside the cage: pectorals (upper anterior chest), erector spinae (beside the spine),
-        a thin latissimus/serratus layer elsewhere."""
+        the muscles round the scapula (upper back), a thin latissimus/serratus layer elsewhere."""
         da = np.abs(_wrap(theta + np.pi / 2))  # angle from the anterior midline
         dp = np.abs(_wrap(theta - np.pi / 2))  # from the posterior midline
         pect = self.pectoral_mm * np.exp(-(((da - 0.75) / 0.45) ** 2)) * _bump(level, 1.0, 6.5, 1.5)
         erector = self.erector_mm * np.cos(np.clip(dp / 0.75, 0, 1) * np.pi / 2)
         lateral = 4.0 * np.exp(-(((dp - 1.0) / 0.4) ** 2))
-        return self.muscle_base_mm + pect + erector + lateral
+        scapular = self.scapular_mm * np.exp(-(((dp - 0.8) / 0.3) ** 2)) * _bump(level, 1.5, 8.0, 1.5)
+        return self.muscle_base_mm + pect + erector + lateral + scapular
 
     def fat_mm_at(self, theta: np.ndarray, level: float, abdomen: bool) -> np.ndarray:
         """Subcutaneous fat: thicker at the sides and back, more over the abdomen, breasts in women."""
@@ -178,6 +180,7 @@ def draw_patient(rng: np.random.Generator) -> Patient:
         muscle_base_mm=float(rng.uniform(3, 7)),
         pectoral_mm=float(rng.uniform(6, 14) if female else rng.uniform(10, 24)),
         erector_mm=float(rng.uniform(18, 34)),
+        scapular_mm=float(rng.uniform(8, 16)),
         fat_mm=float(3 + 37 * adiposity),
         breast_mm=float(rng.uniform(10, 25) + 45 * adiposity) if female else 0.0,
         skin_mm=float(rng.uniform(1.5, 2.5)),

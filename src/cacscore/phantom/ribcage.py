@@ -329,5 +329,31 @@ def _paint_sternum(grid: Grid, hu: np.ndarray, tissue: np.ndarray, cage: RibCage
         tissue[k][np.ix_(jj, ii)] = lab
 
 
+def paint_scapulae(grid: Grid, hu: np.ndarray, tissue: np.ndarray, p: Patient) -> None:
+    """The scapulae: thin curved plates on the back of the rib cage, in the muscle layer, from T2 (the
+    spine of the scapula, thicker) to the inferior angle at T7-T8; medial border ~5 cm from the midline
+    (arms raised, as in chest CT, rotate them outwards; Gray's Anatomy)."""
+    x = grid.axis_mm(2)[None, :]
+    y = grid.axis_mm(1)[:, None]
+    r = np.sqrt(x * x + y * y)
+    psi = np.abs(np.pi / 2 - np.arctan2(y, np.abs(x)))  # angle from the posterior midline, both sides
+    h = p.hu
+    for k, z in enumerate(grid.axis_mm(0)):
+        level = float(p.level_at(z))
+        f = (level - 2.0) / (7.6 - 2.0)  # 0 at the top, 1 at the inferior angle
+        if not 0.0 <= f <= 1.0:
+            continue
+        psi_med = 0.42 + 0.15 * f
+        psi_lat = 1.15 - 0.5 * f**1.5
+        theta = np.array([np.pi / 2 - 0.8])
+        r_plate = float(p.cavity_radius(theta, level)[0] + p.cage_mm + 6.0)
+        half = 1.2 + (2.5 if f < 0.15 else 0.0)
+        plate = (np.abs(r - r_plate) <= half) & (psi >= psi_med) & (psi <= psi_lat) & (y > 0)
+        if not plate.any():
+            continue
+        hu[k][plate] = h.cortex * 0.6
+        tissue[k][plate] = Tissue.OTHER_BONE
+
+
 def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
     return max(0.0, min(a1, b1) - max(a0, b0))

@@ -126,11 +126,12 @@ _FIELD = {
 
 
 def draw_tissue_hu(rng: np.random.Generator, age_years: float) -> TissueHU:
-    """Draw one patient's CT numbers; bone density falls with age (~-2.5 HU/year of trabecular bone
-    after 40; quantitative-CT norms, e.g. Cann et al., Radiology 1985)."""
+    """Draw one patient's CT numbers; trabecular bone density falls with age, from ~320 HU at 40 to ~120
+    at 85 (quantitative-CT norms lose ~1 %/year and more after the menopause, e.g. Cann et al., Radiology
+    1985; osteoporotic vertebrae read 50-150 HU), with a wide spread between patients."""
     fat = rng.uniform(-120, -80)
     blood = rng.uniform(28, 52)
-    cancellous = float(np.clip(330 - 3.0 * (age_years - 40) + rng.normal(0, 45), 55, 380))
+    cancellous = float(np.clip(320 - 4.5 * (age_years - 40) + rng.normal(0, 45), 50, 380))
     return TissueHU(
         fat=fat,
         epicardial_fat=min(fat + rng.uniform(0, 18), -70.0),

@@ -35,6 +35,7 @@ class Tube:
     lumen: Tissue  # BLOOD, AIR or SOFT_TISSUE (a collapsed oesophagus)
     wall: Tissue  # SOFT_TISSUE or BLOOD (vein walls are not seen)
     fat_mm: float  # mediastinal fat kept round it (the lung stays this far away)
+    in_mediastinum: bool = True  # False: runs in lung or liver (pulmonary veins, lobar bronchi, IVC)
 
 
 @dataclass
@@ -45,10 +46,22 @@ class Mediastinum:
     carina: np.ndarray
     hila: dict[str, np.ndarray]  # "left", "right": where the pulmonary arteries enter the lungs
     air_in_oesophagus: bool
+    sinotubular_z: float = np.inf  # top of the aortic root: the heart mask holds the great vessels below it
 
     def tube(self, name: str) -> Tube:
         """The tube called ``name``."""
         return next(t for t in self.tubes if t.name == name)
+
+    def intrapericardial(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(points, radii) of the great vessels' roots counted with the heart: the aorta up to the
+        sinotubular junction and the pulmonary trunk as high. (The pericardium reaches higher, up to below
+        the brachiocephalic trunk; the heart mask keeps its definition: the sac with the aortic root.)"""
+        out = []
+        for name in ("aorta", "pulmonary trunk"):
+            t = self.tube(name)
+            keep = np.cumprod(t.points[:, 2] <= self.sinotubular_z).astype(bool)
+            out.append((t.points[keep], t.radii_mm[keep]))
+        return out
 
 
 def catmull_rom(ctrl: np.ndarray, step_mm: float) -> np.ndarray:
@@ -73,14 +86,14 @@ def catmull_rom(ctrl: np.ndarray, step_mm: float) -> np.ndarray:
     return pts
 
 
-def _tube(name, ctrl, r0, r1, wall, lumen, wall_tissue, fat, step=1.5, smooth=True) -> Tube:
+def _tube(name, ctrl, r0, r1, wall, lumen, wall_tissue, fat, step=1.5, smooth=True, inside=True) -> Tube:
     pts = (
         catmull_rom(ctrl, step) if smooth and len(ctrl) > 2 else resample_polyline(np.asarray(ctrl), step)[0]
     )
     seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
     s = np.concatenate([[0], np.cumsum(seg)])
     radii = r0 + (r1 - r0) * s / max(s[-1], 1e-6)
-    return Tube(name, pts, radii, wall, lumen, wall_tissue, fat)
+    return Tube(name, pts, radii, wall, lumen, wall_tissue, fat, inside)
 
 
 def build_mediastinum(
@@ -203,20 +216,22 @@ def build_mediastinum(
             smooth=False,
         )
     )
+    # Inferior vena cava: from the right atrium's floor straight down through the liver.
     r_ivc = rng.uniform(10, 13)
-    ivc_top = np.array([ra.centre[0] * 0.9, ra.centre[1] + 5, ra.centre[2] - ra.semi_mm[2] * 0.6])
-    _, _, y_front_low = spine_front(float(p.level_at(bottom)))
+    ivc_top = np.array([ra.centre[0], ra.centre[1] + 5, ra.centre[2]])
+    ivc_low = np.array([ra.centre[0] * 0.8, ra.centre[1] + 15, bottom])
     tubes.append(
         _tube(
             "inferior vena cava",
-            np.stack([ivc_top, [ivc_top[0] * 0.7, y_front_low - r_ivc - 4, bottom]]),
+            np.stack([ivc_top, ivc_low]),
             r_ivc,
             r_ivc,
             0.8,
             Tissue.BLOOD,
             Tissue.BLOOD,
-            1.0,
+            0.0,
             smooth=False,
+            inside=False,
         )
     )
     for side, name in ((-1, "right"), (1, "left")):
@@ -235,8 +250,9 @@ def build_mediastinum(
                     0.8,
                     Tissue.BLOOD,
                     Tissue.BLOOD,
-                    1.5,
+                    0.0,
                     smooth=False,
+                    inside=False,
                 )
             )
     az_levels = np.arange(float(p.level_at(bottom)), 4.6, -1.5)
@@ -277,8 +293,20 @@ def build_mediastinum(
         ("left lower lobe bronchus", lmb_end, lmb_end + np.array([8, 10, -25]), 4.5),
     ]
     for name, a, b, r in bronchi:
+        main = "main" in name
         tubes.append(
-            _tube(name, np.stack([a, b]), r, r * 0.85, 1.5, Tissue.AIR, Tissue.SOFT_TISSUE, 1.5, smooth=False)
+            _tube(
+                name,
+                np.stack([a, b]),
+                r,
+                r * 0.85,
+                1.5,
+                Tissue.AIR,
+                Tissue.SOFT_TISSUE,
+                1.5 if main else 0.0,
+                smooth=False,
+                inside=main,
+            )
         )
 
     # Oesophagus: behind the trachea, then behind the left atrium, to the hiatus.
@@ -296,4 +324,10 @@ def build_mediastinum(
     tubes.append(
         _tube("oesophagus", np.array(oes), r_oe, r_oe, 3.0, Tissue.SOFT_TISSUE, Tissue.SOFT_TISSUE, fat * 0.6)
     )
-    return Mediastinum(tubes=tubes, carina=carina, hila=hila, air_in_oesophagus=bool(rng.random() < 0.3))
+    return Mediastinum(
+        tubes=tubes,
+        carina=carina,
+        hila=hila,
+        air_in_oesophagus=bool(rng.random() < 0.3),
+        sinotubular_z=float(root[2] + rng.uniform(10, 18)),
+    )
