@@ -48,10 +48,11 @@ class Abdomen:
         for apex in (self.right_dome, self.left_dome):
             ax, ay, az = apex
             ry = np.where(y < ay, 0.9 * sya, 0.62 * syp)
-            dome = az - self.drop_mm * (((x - ax) / (0.78 * sx)) ** 2 + ((y - ay) / ry) ** 2)
+            q = ((x - ax) / (0.7 * sx)) ** 2 + ((y - ay) / ry) ** 2
+            dome = az - self.drop_mm * q**1.5  # flat-topped dome, steep at the sides and back
             out = dome if out is None else -smin(-out, -dome, 15.0)
         hx, hy = self.heart_xy
-        central = self.central_z - 6.0 * (((x - hx) / 60.0) ** 2 + ((y - hy) / 60.0) ** 2)
+        central = self.central_z - 15.0 * (((x - hx) / 50.0) ** 2 + ((y - hy) / 50.0) ** 2)
         return -smin(-out, -central, 15.0)
 
 
@@ -77,7 +78,7 @@ def build_abdomen(
     return Abdomen(
         right_dome=right,
         left_dome=left,
-        drop_mm=float(rng.uniform(60, 95)),
+        drop_mm=float(rng.uniform(60, 90)),
         central_z=heart_floor_z - 1.0,
         heart_xy=heart_xy,
         liver_edge=(float(rng.uniform(5, 45)), float(rng.uniform(0.3, 0.9)), float(rng.uniform(0.0, 0.4))),

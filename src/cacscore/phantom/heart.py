@@ -7,7 +7,8 @@ degrees below the axial plane), ``e_a`` the anterior surface normal and ``e_b = 
 ellipsoids whose smooth union is the epicardial (outer myocardial) surface: the left ventricle a prolate
 ellipsoid forming the apex (outer diameter 55-70 mm, base-apex 80-95 mm, wall 8-12 mm), the right ventricle
 a thin-walled (3-5 mm) crescent wrapping it anteriorly and to the right, the left atrium posterior and
-superior (the most posterior chamber, in front of the oesophagus), the right atrium to the right, the left
+superior (the most posterior chamber, in front of the oesophagus), the right atrium to the right, tall,
+from the superior to the inferior vena cava at the diaphragm (it forms the right heart border), the left
 atrial appendage, and the right ventricular outflow tract up to the pulmonary valve; the aortic root with
 its three sinuses of Valsalva sits between them (Gray's Anatomy, 42nd ed.; adult chamber sizes: Lang et
 al., J Am Soc Echocardiogr 2015). The creases between the ventricles (interventricular grooves) and between
@@ -74,6 +75,7 @@ class HeartGeometry:
     epicardial_fat_mm: float
     cleft_fat_mm: float  # concavities of the heart's outline narrower than this fill with fat
     pericardium_mm: float
+    root_fat_mm: float  # the fat collar round the aortic root (between it and the atria, outflow tract)
     floor_z: float = -np.inf  # the diaphragm under the heart (world z, mm): the heart rests flat on it
     branches: list = field(default_factory=list)  # coronaries.Branch
     coronary_fat: dict[str, tuple[float, float]] = field(default_factory=dict)  # artery: (gap, sleeve) mm
@@ -203,14 +205,14 @@ def build_heart(rng: np.random.Generator, size: float, adiposity: float) -> Hear
     )
     eye = np.eye(3)
     la = Ellipsoid3(
-        base - e_long * 0.1 * length + _LEFT * 0.15 * r_lv + _POST * 0.3 * r_lv + _UP * 0.2 * r_lv,
+        base - e_long * 0.1 * length + _LEFT * 0.15 * r_lv + _POST * 0.12 * r_lv + _UP * 0.2 * r_lv,
         eye,
-        np.array([1.05, 0.55, 0.7]) * r_lv * rng.uniform(0.9, 1.1),
+        np.array([1.05, 0.5, 0.7]) * r_lv * rng.uniform(0.9, 1.1),
     )
     ra = Ellipsoid3(
-        base - e_long * 0.05 * length + _RIGHT * 0.8 * r_lv + _UP * 0.05 * r_lv,
+        base + _RIGHT * 0.85 * r_lv + _ANT * 0.05 * r_lv - _UP * 0.35 * r_lv,
         eye,
-        np.array([0.8, 0.8, 0.95]) * r_lv * rng.uniform(0.9, 1.1),
+        np.array([0.8, 0.7, 1.15]) * r_lv * rng.uniform(0.9, 1.1),
     )
     laa_dir = _unit(_LEFT + 0.5 * _ANT + 0.2 * _UP)
     laa_axes = np.stack(
@@ -266,25 +268,34 @@ def build_heart(rng: np.random.Generator, size: float, adiposity: float) -> Hear
         epicardial_fat_mm=fat,
         cleft_fat_mm=float(np.clip(1.2 * fat + rng.uniform(2, 5), 3, 12)),
         pericardium_mm=float(rng.uniform(1.0, 2.0)),
+        root_fat_mm=float(rng.uniform(1.5, 3.5) + 0.3 * fat),
     )
 
 
 def place_heart(rng: np.random.Generator, p: Patient, heart: HeartGeometry) -> float:
-    """Move ``heart`` into the chest of ``p``: its ventricular centre at z = 0, 5-25 mm of its width left of
-    the midline, its front against the anterior chest wall behind 0-15 mm of retrosternal fat (touching it
-    in ~40 % of patients), its back (the left atrium) at least :data:`RETROCARDIAC_MM` in front of the
-    spine, where the oesophagus and the descending aorta run; a heart too deep for the chest is shrunk
-    (5 % a step). Returns the retrosternal gap (mm)."""
+    """Move ``heart`` into the chest of ``p``.
+
+    Its ventricular centre goes to z = 0, the middle of its width 5 mm right to 15 mm left of the midline
+    (on the real scans: 0 and 16 mm left), its front against the anterior chest wall behind 0-15 mm of
+    retrosternal fat (touching it in ~40 % of patients), its back (the left atrium) at least
+    :data:`RETROCARDIAC_MM` in front of the spine, where the oesophagus and the descending aorta run. A
+    heart too deep for the chest moves against the chest wall and, if that is not enough, shrinks (4 % a
+    step). Returns the retrosternal gap (mm).
+    """
     gap = float(rng.uniform(0, 2) if rng.random() < 0.4 else rng.uniform(2, 15))
-    x_target = float(rng.uniform(5, 25))
-    for _ in range(10):
+    x_target = float(rng.uniform(-5, 15))
+    for _ in range(12):
         shift = _fit(p, heart, gap, x_target)
         cloud = heart.surface_cloud() + shift
         if _retrocardiac_clearance(p, cloud) >= RETROCARDIAC_MM:
             break
-        heart.scale(0.95)
-    # The heart rests on the diaphragm: its lowest 8-18 mm are flattened against it.
-    heart.floor_z = float(cloud[:, 2].min() + rng.uniform(8, 18) - shift[2])
+        # A deep heart in a shallow chest: first against the chest wall, then smaller.
+        if gap > 1.0:
+            gap = max(gap - 4.0, 1.0)
+        else:
+            heart.scale(0.96)
+    # The heart rests on the diaphragm: its lowest 4-10 mm are flattened against it.
+    heart.floor_z = float(cloud[:, 2].min() + rng.uniform(4, 10) - shift[2])
     heart.translate(shift)
     return gap
 
@@ -329,7 +340,7 @@ def _retrocardiac_clearance(p: Patient, cloud: np.ndarray) -> float:
 def heart_size(p: Patient, rng: np.random.Generator) -> float:
     """Heart scale from the size of the chest (cavity depth at the heart), +-8 %."""
     depth = p.cavity_semi_y_ant_mm + p.cavity_semi_y_post_mm
-    return float(depth / 170.0 * rng.uniform(0.92, 1.08))
+    return float(depth / 165.0 * rng.uniform(0.92, 1.08))
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ The signed distances of :class:`cacscore.phantom.heart.HeartGeometry` are evalua
 (clip(0.5 - d / pixel, 0, 1)), so boundaries are sharp but not jagged. The coronaries are tubes of wall
 + lumen (soft tissue) painted with their exact fraction per voxel
 (:func:`cacscore.phantom.grid.tube_occupancy`).
+The aortic root keeps a collar of fat between it and the atria and outflow tract, as on unenhanced scans.
 The heart mask is the pericardial sac with the pericardium, the coronaries and the aortic root.
 """
 
@@ -34,10 +35,12 @@ class HeartFields:
     sac: np.ndarray  # pericardial sac's inner surface (with the coronary sleeves)
     myocardium: np.ndarray
     blood: np.ndarray
+    root: np.ndarray  # aortic root
 
 
-def heart_fields(grid: Grid, heart: HeartGeometry, great_vessels: list[tuple[np.ndarray, np.ndarray]]
-                 ) -> HeartFields | None:
+def heart_fields(
+    grid: Grid, heart: HeartGeometry, great_vessels: list[tuple[np.ndarray, np.ndarray]]
+) -> HeartFields | None:
     """Evaluate the heart's distances on its box (None when the heart misses the grid).
 
     ``great_vessels``: (centreline points, lumen radii) of the intrapericardial great vessels (ascending
@@ -52,7 +55,8 @@ def heart_fields(grid: Grid, heart: HeartGeometry, great_vessels: list[tuple[np.
     cb = CoarseBox.of(grid, box)
     z, y, x = cb.coords()
     myo = None
-    blood = heart.root_sdf(x, y, z)
+    root = heart.root_sdf(x, y, z)
+    blood = root
     lv_outer = None
     for name, ch in heart.chambers.items():
         d = ch.outer.sdf(x, y, z)
@@ -65,7 +69,7 @@ def heart_fields(grid: Grid, heart: HeartGeometry, great_vessels: list[tuple[np.
         blood = np.minimum(blood, cav)
     myo = heart.floor_cut(myo, z, FLOOR_FAT_MM)
     sac = _closed_sdf(myo, cb, heart.cleft_fat_mm) - heart.fat_mm(x, y, z)
-    sac = smin(sac, heart.root_sdf(x, y, z) - 1.0, SAC_BLEND_MM)
+    sac = smin(sac, root - 1.0, SAC_BLEND_MM)
     pv = heart.pv_centre
     d_pv = np.sqrt((x - pv[0]) ** 2 + (y - pv[1]) ** 2 + (z - pv[2]) ** 2) - np.float32(heart.pv_radius_mm)
     sac = smin(sac, d_pv, SAC_BLEND_MM)
@@ -81,7 +85,13 @@ def heart_fields(grid: Grid, heart: HeartGeometry, great_vessels: list[tuple[np.
     sac = heart.floor_cut(smin(smin(sac, sleeves, SAC_BLEND_MM), vessels - 2.0, SAC_BLEND_MM), z)
     blood = np.minimum(blood, vessels)
     blood = heart.floor_cut(blood, z, FLOOR_FAT_MM + FLOOR_WALL_MM)
-    return HeartFields(box=box, sac=cb.upsample(sac), myocardium=cb.upsample(myo), blood=cb.upsample(blood))
+    return HeartFields(
+        box=box,
+        sac=cb.upsample(sac),
+        myocardium=cb.upsample(myo),
+        blood=cb.upsample(blood),
+        root=cb.upsample(root),
+    )
 
 
 def _closed_sdf(d: np.ndarray, cb: CoarseBox, radius_mm: float) -> np.ndarray:
@@ -113,10 +123,12 @@ def paint_heart(
         return np.clip(np.float32(0.5) - d / px, 0, 1)
 
     peri = fields.sac - np.float32(heart.pericardium_mm)
+    collar = fields.root - np.float32(heart.root_fat_mm)
     for d, value, code in (
         (peri, h.pericardium, Tissue.PERICARDIUM),
         (fields.sac, h.epicardial_fat, Tissue.EPICARDIAL_FAT),
         (fields.myocardium, h.myocardium, Tissue.MYOCARDIUM),
+        (collar, h.epicardial_fat, Tissue.EPICARDIAL_FAT),
         (fields.blood, h.blood, Tissue.BLOOD),
     ):
         f = frac(d)

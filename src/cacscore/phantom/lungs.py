@@ -2,7 +2,7 @@
 
 The pulmonary arteries divide dichotomously from ~10 mm at the hilum to vessels below CT resolution at the
 periphery (lobar ~7 mm, segmental ~4-5 mm; Weibel, Morphometry of the Human Lung, 1963); five lobar
-directions per side, four generations, each child ~0.65 of its parent's radius. Unenhanced blood reads
+directions per side, five generations, each child ~0.65 of its parent's radius. Unenhanced blood reads
 like the heart's blood; partial volume makes the small ones fainter.
 """
 
@@ -35,7 +35,7 @@ def lung_vessel_tree(
             length = rng.uniform(22, 40) * (0.8**level)
             p1 = p0 + d * length
             segments.append((np.stack([p0, p1]), rad, rad * 0.7))
-            if level < 4:
+            if level < 5:
                 for _ in range(2):
                     stack.append((p1, d + rng.normal(0, 0.5, 3), rad * 0.65, level + 1))
     return segments

@@ -121,7 +121,7 @@ def _heart_envelope(
     y = cb.y[jc][None, :, None]
     x = cb.x[ic][None, None, :]
     base = rng.uniform(0, 2) + 3 * p.adiposity
-    pad = rng.uniform(0, 10) + 15 * p.adiposity
+    pad = rng.uniform(0, 8) + 12 * p.adiposity
     floor = heart.floor_z if np.isfinite(heart.floor_z) else float(cb.z[0])
     low = np.exp(-(((z - floor) / 30.0) ** 2))
     front = np.clip((heart.centre[1] + 10 - y) / 40.0, 0, 1)

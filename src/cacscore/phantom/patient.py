@@ -119,7 +119,7 @@ class Patient:
         dp = np.abs(_wrap(theta - np.pi / 2))  # from the posterior midline
         pect = self.pectoral_mm * np.exp(-(((da - 0.75) / 0.45) ** 2)) * _bump(level, 1.0, 6.5, 1.5)
         erector = self.erector_mm * np.cos(np.clip(dp / 0.75, 0, 1) * np.pi / 2)
-        lateral = 4.0 * np.exp(-(((dp - 1.0) / 0.4) ** 2))
+        lateral = 3.0 * np.exp(-(((dp - 1.0) / 0.4) ** 2))
         scapular = self.scapular_mm * np.exp(-(((dp - 0.8) / 0.3) ** 2)) * _bump(level, 1.5, 8.0, 1.5)
         return self.muscle_base_mm + pect + erector + lateral + scapular
 
@@ -171,13 +171,13 @@ def draw_patient(rng: np.random.Generator) -> Patient:
         level_top_z_mm=tops,
         heart_level=heart_level,
         cavity_semi_x_mm=float(rng.uniform(108, 145) * size),
-        cavity_semi_y_ant_mm=float(rng.uniform(68, 92) * size),
-        cavity_semi_y_post_mm=float(rng.uniform(75, 98) * size),
+        cavity_semi_y_ant_mm=float(rng.uniform(72, 95) * size),
+        cavity_semi_y_post_mm=float(rng.uniform(78, 100) * size),
         exponent=float(rng.uniform(2.1, 2.7)),
         profile_jitter=rng.uniform(0.96, 1.04, (3, len(_PROFILE_LEVELS))),
         sternal_dip_mm=float(rng.choice([0.0, rng.uniform(0, 8), rng.uniform(8, 18)], p=[0.4, 0.5, 0.1])),
         cage_mm=float(rng.uniform(9, 13)),
-        muscle_base_mm=float(rng.uniform(3, 7)),
+        muscle_base_mm=float(rng.uniform(2, 5)),
         pectoral_mm=float(rng.uniform(6, 14) if female else rng.uniform(10, 24)),
         erector_mm=float(rng.uniform(18, 34)),
         scapular_mm=float(rng.uniform(8, 16)),
