@@ -57,79 +57,86 @@ def draw_acquisition(
 ) -> Acquisition:
     """The acquisition of one case; ``overrides`` (``protocol``, ``gated``, ``slice_thickness_mm``,
     ``slice_increment_mm``, ``fov_mm``, ``noise_sd_hu``) win over the preset's draws."""
-    fov_override = overrides.get("fov_mm")
     if isinstance(preset, AcquisitionPreset):
-        protocol = overrides.get("protocol") or "gated"
-        _check_protocol(protocol)
-        fov = float(fov_override or rng.uniform(*(preset.fov_mm if protocol == "gated" else (300.0, 420.0))))
-        thick = float(overrides.get("slice_thickness_mm") or preset.slice_thickness_mm)
-        inc = float(
-            overrides.get("slice_increment_mm")
-            or (preset.slice_increment_mm if thick == preset.slice_thickness_mm else thick)
-        )
-        noise = float(overrides.get("noise_sd_hu") or rng.uniform(*preset.noise_sd_hu))
-        kernel = dict(
-            psf_sigma_mm=preset.psf_sigma_mm,
-            slice_edge_sigma_mm=preset.slice_edge_sigma_mm,
-            nps_peak_per_mm=preset.nps_peak_per_mm,
-            nps_floor_per_mm=preset.nps_floor_per_mm,
-        )
-        names = dict(manufacturer=preset.manufacturer, model=preset.model, kernel=preset.kernel)
+        drawn = _from_vendor(rng, preset, overrides)
     else:
-        protocol = overrides.get("protocol") or (
-            "gated" if rng.random() < preset.gated_probability else "chest"
-        )
-        _check_protocol(protocol)
-        gated_p = protocol == "gated"
-        choices = preset.gated_thickness_mm if gated_p else preset.chest_thickness_mm
-        weights = np.array(
-            preset.gated_thickness_weights if gated_p else preset.chest_thickness_weights, float
-        )
-        thick = float(overrides.get("slice_thickness_mm") or rng.choice(choices, p=weights / weights.sum()))
-        inc = thick if rng.random() >= preset.overlap_probability else round(thick * rng.uniform(0.5, 0.8), 2)
-        inc = float(overrides.get("slice_increment_mm") or inc)
-        fov = float(fov_override or rng.uniform(*(preset.gated_fov_mm if gated_p else preset.chest_fov_mm)))
-        noise = float(
-            overrides.get("noise_sd_hu")
-            or rng.uniform(*(preset.gated_noise_sd_hu if gated_p else preset.chest_noise_sd_hu))
-        )
-        psf = float(rng.uniform(*preset.psf_sigma_mm))
-        # Sharper kernels pass more high-frequency noise: the NPS peak moves up with the PSF's cut-off.
-        sharp = (preset.psf_sigma_mm[1] - psf) / (preset.psf_sigma_mm[1] - preset.psf_sigma_mm[0])
-        lo, hi = preset.nps_peak_per_mm
-        kernel = dict(
-            psf_sigma_mm=psf,
-            slice_edge_sigma_mm=float(rng.uniform(*preset.slice_edge_sigma_mm)),
-            nps_peak_per_mm=float(np.clip(lo + (hi - lo) * sharp + rng.normal(0, 0.03), lo, hi)),
-            nps_floor_per_mm=float(rng.uniform(*preset.nps_floor_per_mm)),
-        )
-        names = dict(
-            manufacturer=preset.manufacturer,
-            model=preset.model,
-            kernel=f"sigma {kernel['psf_sigma_mm']:.2f} mm",
-        )
-    if inc > thick + 1e-6:
+        drawn = _from_ranges(rng, preset, overrides)
+    if drawn["slice_increment_mm"] > drawn["slice_thickness_mm"] + 1e-6:
         raise CacscoreError(
-            f"slice increment {inc} mm is larger than the thickness {thick} mm (gaps between "
-            "slices are not modelled); give an increment <= the thickness"
+            f"slice increment {drawn['slice_increment_mm']} mm is larger than the thickness "
+            f"{drawn['slice_thickness_mm']} mm (gaps between slices are not modelled); give an increment "
+            "<= the thickness"
         )
-    gated = bool(overrides.get("gated", protocol == "gated"))
+    gated = bool(overrides.get("gated", drawn["protocol"] == "gated"))
     motion = 0.0 if gated else float(rng.uniform(*RANDOM_ACQUISITION.motion_mm))
     return Acquisition(
         preset=preset.name,
         vendor_code=preset.vendor_code,
-        protocol=protocol,
         gated=gated,
         kvp=preset.kvp,
-        slice_thickness_mm=thick,
-        slice_increment_mm=inc,
-        fov_mm=fov,
-        noise_sd_hu=noise,
         motion_mm=motion,
         outside_fov_hu=preset.outside_fov_hu,
-        **kernel,
-        **names,
+        **drawn,
     )
+
+
+def _from_vendor(rng, preset: AcquisitionPreset, overrides: dict) -> dict:
+    """A vendor preset: its kernel, thickness and noise range; a chest protocol gets a chest field of view."""
+    protocol = overrides.get("protocol") or "gated"
+    _check_protocol(protocol)
+    fov = float(
+        overrides.get("fov_mm") or rng.uniform(*(preset.fov_mm if protocol == "gated" else (300.0, 420.0)))
+    )
+    thick = float(overrides.get("slice_thickness_mm") or preset.slice_thickness_mm)
+    default_inc = preset.slice_increment_mm if thick == preset.slice_thickness_mm else thick
+    return {
+        "protocol": protocol,
+        "fov_mm": fov,
+        "slice_thickness_mm": thick,
+        "slice_increment_mm": float(overrides.get("slice_increment_mm") or default_inc),
+        "noise_sd_hu": float(overrides.get("noise_sd_hu") or rng.uniform(*preset.noise_sd_hu)),
+        "psf_sigma_mm": preset.psf_sigma_mm,
+        "slice_edge_sigma_mm": preset.slice_edge_sigma_mm,
+        "nps_peak_per_mm": preset.nps_peak_per_mm,
+        "nps_floor_per_mm": preset.nps_floor_per_mm,
+        "manufacturer": preset.manufacturer,
+        "model": preset.model,
+        "kernel": preset.kernel,
+    }
+
+
+def _from_ranges(rng, preset: RandomAcquisition, overrides: dict) -> dict:
+    """Every parameter drawn from the random ranges (overrides win)."""
+    protocol = overrides.get("protocol") or ("gated" if rng.random() < preset.gated_probability else "chest")
+    _check_protocol(protocol)
+    gated = protocol == "gated"
+    choices = preset.gated_thickness_mm if gated else preset.chest_thickness_mm
+    weights = np.array(preset.gated_thickness_weights if gated else preset.chest_thickness_weights, float)
+    thick = float(overrides.get("slice_thickness_mm") or rng.choice(choices, p=weights / weights.sum()))
+    inc = thick if rng.random() >= preset.overlap_probability else round(thick * rng.uniform(0.5, 0.8), 2)
+    fov = float(
+        overrides.get("fov_mm") or rng.uniform(*(preset.gated_fov_mm if gated else preset.chest_fov_mm))
+    )
+    noise_range = preset.gated_noise_sd_hu if gated else preset.chest_noise_sd_hu
+    noise = float(overrides.get("noise_sd_hu") or rng.uniform(*noise_range))
+    psf = float(rng.uniform(*preset.psf_sigma_mm))
+    # Sharper kernels pass more high-frequency noise: the NPS peak moves up with the PSF's cut-off.
+    sharp = (preset.psf_sigma_mm[1] - psf) / (preset.psf_sigma_mm[1] - preset.psf_sigma_mm[0])
+    lo, hi = preset.nps_peak_per_mm
+    return {
+        "protocol": protocol,
+        "fov_mm": fov,
+        "slice_thickness_mm": thick,
+        "slice_increment_mm": float(overrides.get("slice_increment_mm") or inc),
+        "noise_sd_hu": noise,
+        "psf_sigma_mm": psf,
+        "slice_edge_sigma_mm": float(rng.uniform(*preset.slice_edge_sigma_mm)),
+        "nps_peak_per_mm": float(np.clip(lo + (hi - lo) * sharp + rng.normal(0, 0.03), lo, hi)),
+        "nps_floor_per_mm": float(rng.uniform(*preset.nps_floor_per_mm)),
+        "manufacturer": preset.manufacturer,
+        "model": preset.model,
+        "kernel": f"sigma {psf:.2f} mm",
+    }
 
 
 def make_grid(

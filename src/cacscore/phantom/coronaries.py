@@ -97,85 +97,48 @@ class _Surface:
         return out
 
 
+@dataclass
+class _Grooves:
+    """Where the grooves are on this heart: the AV ring at ``u_av`` and the two interventricular lines."""
+
+    surface: _Surface
+    u_iv: np.ndarray
+    phi_lad: np.ndarray
+    phi_pda: np.ndarray
+    u_av: float
+    phi_left: float
+    phi_right: float
+
+    def ring(self, phis: np.ndarray) -> np.ndarray:
+        """Points of the AV groove at angles ``phis``."""
+        return self.surface.point(np.full(len(phis), self.u_av), phis)
+
+
 def build_coronaries(rng: np.random.Generator, heart: HeartGeometry) -> list[Branch]:
     """Draw the coronary tree on ``heart`` (right dominant in ~90 %), set each artery's gap and fat sleeve
     (``heart.coronary_fat``) and store the branches in ``heart.branches``."""
     s = _Surface(heart)
-    left, right = np.array([1.0, 0, 0]), np.array([-1.0, 0, 0])
-    down = np.array([0, 0, -1.0])
-    phi_left, phi_right = s.angle_of(left), s.angle_of(right)
+    left = np.array([1.0, 0, 0])
     u_iv = np.linspace(0.04, 0.97, 48)
-    phi_lad = s.interventricular(u_iv, s.angle_of(heart.frame[1] + 0.35 * left))
-    phi_pda = s.interventricular(u_iv, s.angle_of(down))
-    u_av = float(rng.uniform(-0.04, 0.02))
-    fat = heart.epicardial_fat_mm
-    for art in ("LAD", "LCX", "RCA"):
-        on_muscle = art == "LAD" and rng.random() < 0.15
-        gap = 0.1 if on_muscle else float(rng.uniform(0.3, 2.0))
-        sleeve = (
-            float(rng.uniform(0.5, 1.0))
-            if on_muscle
-            else float(np.clip(fat * rng.uniform(1.0, 2.5) + rng.uniform(1, 4), 1.0, 20.0))
-        )
-        heart.coronary_fat[art] = (gap, sleeve)
+    g = _Grooves(
+        surface=s,
+        u_iv=u_iv,
+        phi_lad=s.interventricular(u_iv, s.angle_of(heart.frame[1] + 0.35 * left)),
+        phi_pda=s.interventricular(u_iv, s.angle_of(np.array([0, 0, -1.0]))),
+        u_av=float(rng.uniform(-0.04, 0.02)),
+        phi_left=s.angle_of(left),
+        phi_right=s.angle_of(-left),
+    )
+    _groove_fat(rng, heart)
     left_dominant = rng.random() < 0.1
-    branches: list[Branch] = []
-
-    def ring(phis: np.ndarray) -> np.ndarray:
-        return s.point(np.full(len(phis), u_av), phis)
-
-    # Left main: from the left sinus towards the AV groove left of the pulmonary root.
-    phi_bif = phi_lad[0] + rng.uniform(0.3, 0.45) * _wrap(phi_left - phi_lad[0])
-    ost_l = _ostium(heart, "left")
-    target = ring(np.array([phi_bif]))[0]
-    lm_len = float(rng.uniform(6, 14))
-    bif = ost_l + _unit(target - ost_l) * min(lm_len, np.linalg.norm(target - ost_l) * 0.8)
-    r_lm = rng.uniform(2.0, 2.3)
-    branches.append(_branch("LM", Artery.LAD, np.stack([ost_l, bif]), r_lm, r_lm * 0.95))
-
-    lad_pts = s.point(u_iv, phi_lad + _wiggle(rng, u_iv.size, 0.05))
-    branches.append(
-        _branch("LAD", Artery.LAD, np.vstack([bif, lad_pts]), rng.uniform(1.7, 1.9), rng.uniform(0.7, 0.85))
-    )
-    for k in range(int(rng.integers(1, 4))):
-        i0 = int(rng.integers(4, 26))
-        n = 30
-        tt = np.linspace(u_iv[i0], min(u_iv[i0] + rng.uniform(0.3, 0.5), 0.9), n)
-        pp = phi_lad[i0] + np.linspace(0, rng.uniform(0.45, 0.9), n) * _wrap(phi_left - phi_lad[i0])
-        branches.append(_branch(f"D{k + 1}", Artery.LAD, np.vstack([lad_pts[i0], s.point(tt, pp)]), 1.1, 0.6))
-
-    phi_crux = phi_pda[0]
-    frac = rng.uniform(0.85, 1.0) if left_dominant else rng.uniform(0.15, 0.6)
-    lcx_phi = _sweep(phi_bif, phi_left, frac, phi_crux)
-    lcx_pts = ring(lcx_phi + _wiggle(rng, lcx_phi.size, 0.02))
-    branches.append(
-        _branch("LCX", Artery.LCX, np.vstack([bif, lcx_pts]), rng.uniform(1.5, 1.7), rng.uniform(0.75, 0.9))
-    )
-    for k in range(int(rng.integers(1, 3))):
-        i0 = int(rng.uniform(0.3, 0.85) * len(lcx_phi))
-        n = 30
-        tt = np.linspace(u_av + 0.05, rng.uniform(0.5, 0.85), n)
-        pp = lcx_phi[i0] + np.linspace(0, rng.uniform(-0.25, 0.25), n)
-        branches.append(
-            _branch(f"OM{k + 1}", Artery.LCX, np.vstack([lcx_pts[i0], s.point(tt, pp)]), 1.1, 0.6)
-        )
-
-    ost_r = _ostium(heart, "right")
-    phi_ra = s.angle_of(heart.frame[1]) + rng.uniform(0.4, 0.6) * _wrap(
-        phi_right - s.angle_of(heart.frame[1])
-    )
-    rfrac = rng.uniform(0.5, 0.8) if left_dominant else rng.uniform(0.98, 1.08)
-    rca_phi = _sweep(phi_ra, phi_right, rfrac, phi_crux)
-    rca_pts = ring(rca_phi + _wiggle(rng, rca_phi.size, 0.02))
-    branches.append(
-        _branch("RCA", Artery.RCA, np.vstack([ost_r, rca_pts]), rng.uniform(1.8, 2.0), rng.uniform(0.9, 1.1))
-    )
-
-    end = lcx_pts[-1] if left_dominant else rca_pts[-1]
+    branches, lcx_end = _left_coronary(rng, heart, g, left_dominant)
+    rca, rca_end = _right_coronary(rng, heart, g, left_dominant)
+    branches.append(rca)
     n_pda = int(rng.uniform(0.4, 0.75) * u_iv.size)
-    pda = s.point(u_iv[:n_pda], phi_pda[:n_pda])
+    pda = s.point(u_iv[:n_pda], g.phi_pda[:n_pda])
+    start = lcx_end if left_dominant else rca_end
     branches.append(
-        _branch("PDA", Artery.LCX if left_dominant else Artery.RCA, np.vstack([end, pda]), 1.1, 0.65)
+        _branch("PDA", Artery.LCX if left_dominant else Artery.RCA, np.vstack([start, pda]), 1.1, 0.65)
     )
     for br in branches:
         if br.name != "LM":
@@ -183,6 +146,72 @@ def build_coronaries(rng: np.random.Generator, heart: HeartGeometry) -> list[Bra
             _snap(heart, br, gap)
     heart.branches = branches
     return branches
+
+
+def _groove_fat(rng, heart: HeartGeometry) -> None:
+    """Per artery: the gap (mm) between its wall and the myocardium and the fat sleeve round it; the LAD
+    lies right on the myocardium with little fat in ~15 % of patients."""
+    for art in ("LAD", "LCX", "RCA"):
+        on_muscle = art == "LAD" and rng.random() < 0.15
+        gap = 0.1 if on_muscle else float(rng.uniform(0.3, 2.0))
+        sleeve = (
+            float(rng.uniform(0.5, 1.0))
+            if on_muscle
+            else float(
+                np.clip(heart.epicardial_fat_mm * rng.uniform(1.0, 2.5) + rng.uniform(1, 4), 1.0, 20.0)
+            )
+        )
+        heart.coronary_fat[art] = (gap, sleeve)
+
+
+def _left_coronary(
+    rng, heart: HeartGeometry, g: _Grooves, left_dominant: bool
+) -> tuple[list[Branch], np.ndarray]:
+    """Left main, LAD with diagonals, LCX with obtuse marginals; and the LCX's last point."""
+    s, u_iv, phi_lad = g.surface, g.u_iv, g.phi_lad
+    # Left main: from the left sinus towards the AV groove left of the pulmonary root.
+    phi_bif = phi_lad[0] + rng.uniform(0.3, 0.45) * _wrap(g.phi_left - phi_lad[0])
+    ost_l = _ostium(heart, "left")
+    target = g.ring(np.array([phi_bif]))[0]
+    lm_len = float(rng.uniform(6, 14))
+    bif = ost_l + _unit(target - ost_l) * min(lm_len, np.linalg.norm(target - ost_l) * 0.8)
+    r_lm = rng.uniform(2.0, 2.3)
+    branches = [_branch("LM", Artery.LAD, np.stack([ost_l, bif]), r_lm, r_lm * 0.95)]
+    lad_pts = s.point(u_iv, phi_lad + _wiggle(rng, u_iv.size, 0.05))
+    branches.append(
+        _branch("LAD", Artery.LAD, np.vstack([bif, lad_pts]), rng.uniform(1.7, 1.9), rng.uniform(0.7, 0.85))
+    )
+    for k in range(int(rng.integers(1, 4))):
+        i0 = int(rng.integers(4, 26))
+        tt = np.linspace(u_iv[i0], min(u_iv[i0] + rng.uniform(0.3, 0.5), 0.9), 30)
+        pp = phi_lad[i0] + np.linspace(0, rng.uniform(0.45, 0.9), 30) * _wrap(g.phi_left - phi_lad[i0])
+        branches.append(_branch(f"D{k + 1}", Artery.LAD, np.vstack([lad_pts[i0], s.point(tt, pp)]), 1.1, 0.6))
+    frac = rng.uniform(0.85, 1.0) if left_dominant else rng.uniform(0.15, 0.6)
+    lcx_phi = _sweep(phi_bif, g.phi_left, frac, g.phi_pda[0])
+    lcx_pts = g.ring(lcx_phi + _wiggle(rng, lcx_phi.size, 0.02))
+    branches.append(
+        _branch("LCX", Artery.LCX, np.vstack([bif, lcx_pts]), rng.uniform(1.5, 1.7), rng.uniform(0.75, 0.9))
+    )
+    for k in range(int(rng.integers(1, 3))):
+        i0 = int(rng.uniform(0.3, 0.85) * len(lcx_phi))
+        tt = np.linspace(g.u_av + 0.05, rng.uniform(0.5, 0.85), 30)
+        pp = lcx_phi[i0] + np.linspace(0, rng.uniform(-0.25, 0.25), 30)
+        branches.append(
+            _branch(f"OM{k + 1}", Artery.LCX, np.vstack([lcx_pts[i0], s.point(tt, pp)]), 1.1, 0.6)
+        )
+    return branches, lcx_pts[-1]
+
+
+def _right_coronary(rng, heart: HeartGeometry, g: _Grooves, left_dominant: bool) -> tuple[Branch, np.ndarray]:
+    """The RCA from the right sinus round the right AV groove to the crux (short when left dominant)."""
+    s = g.surface
+    phi_ant = s.angle_of(heart.frame[1])
+    phi_ra = phi_ant + rng.uniform(0.4, 0.6) * _wrap(g.phi_right - phi_ant)
+    rfrac = rng.uniform(0.5, 0.8) if left_dominant else rng.uniform(0.98, 1.08)
+    rca_phi = _sweep(phi_ra, g.phi_right, rfrac, g.phi_pda[0])
+    rca_pts = g.ring(rca_phi + _wiggle(rng, rca_phi.size, 0.02))
+    pts = np.vstack([_ostium(heart, "right"), rca_pts])
+    return _branch("RCA", Artery.RCA, pts, rng.uniform(1.8, 2.0), rng.uniform(0.9, 1.1)), rca_pts[-1]
 
 
 def _artery_name(br: Branch) -> str:

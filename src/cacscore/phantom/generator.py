@@ -125,7 +125,6 @@ def generate_case(seed: int, vendor: str | AcquisitionPreset = "siemens", **over
     h = thorax.patient.hu
     lesions = plan_lesions(r_les, thorax.heart, category, h.blood + 0.5 * (h.soft_tissue - h.blood))
     owner, rendered = _render_lesions(image, grid, acq, lesions, r_les)
-    footprint = owner >= 0
     objects = np.zeros(grid.shape, np.uint8)
     look_truth = []
     if overrides.get("lookalikes", True):
@@ -133,21 +132,13 @@ def generate_case(seed: int, vendor: str | AcquisitionPreset = "siemens", **over
         planned = plan_lookalikes(
             r_look, thorax, category, (float(z_axis[0]), float(z_axis[-1])), overrides.get("metal")
         )
-        look_truth = _render_lookalikes(image, grid, acq, planned, footprint, objects, r_look)
-
-    body_mm = thorax.patient.cavity_semi_x_mm + thorax.patient.cage_mm + thorax.patient.fat_mm + 10
-    sd = min(acq.noise_sd_hu * float(np.clip(body_mm / 160, 0.85, 1.2)), 65.0)  # bigger patients: noisier
-    image += correlated_noise(r_noise, grid, acq, sd)
+        look_truth = _render_lookalikes(image, grid, acq, planned, owner >= 0, objects, r_look)
+    image, sd = _add_noise(image, grid, acq, thorax, r_noise)
     if overrides.get("lookalikes", True):
-        _add_noise_spikes(image, grid, footprint, objects, r_look)
-    image = np.clip(np.rint(image), -1024, MAX_HU).astype(np.float32)
-    yy, xx = np.ogrid[: grid.shape[1], : grid.shape[2]]
-    image[:, (yy - 255.5) ** 2 + (xx - 255.5) ** 2 > 256.0**2] = acq.outside_fov_hu
+        _add_noise_spikes(image, grid, owner >= 0, objects, r_look)
+    image = _finish(image, grid, acq)
 
     labels, lesion_truth, dropped = _label_lesions(image, owner, lesions, rendered, organ_mask)
-    heart_mask = organ_mask | (labels > 0)
-    look = name_bright_voxels(image, tissue, objects, labels > 0, grid.spacing_zyx_mm[1])
-
     volume = Volume(
         hu=image,
         spacing_zyx_mm=grid.spacing_zyx_mm,
@@ -158,12 +149,7 @@ def generate_case(seed: int, vendor: str | AcquisitionPreset = "siemens", **over
         "generator": "cacscore.phantom",
         "seed": int(seed),
         "vendor": acq.preset,
-        "acquisition": {
-            **acq.to_dict(),
-            "pixel_spacing_mm": grid.spacing_zyx_mm[1],
-            "shape_zyx": list(grid.shape),
-            "noise_sd_hu": round(sd, 2),
-        },
+        "acquisition": _acquisition_truth(acq, grid, sd),
         "patient": _patient_truth(thorax, category),
         "lesions": lesion_truth,
         "dropped_lesions": dropped,
@@ -173,8 +159,8 @@ def generate_case(seed: int, vendor: str | AcquisitionPreset = "siemens", **over
     case = PhantomCase(
         volume=volume,
         labels=labels,
-        heart_mask=heart_mask,
-        lookalikes=look,
+        heart_mask=organ_mask | (labels > 0),
+        lookalikes=name_bright_voxels(image, tissue, objects, labels > 0, grid.spacing_zyx_mm[1]),
         truth=truth,
         tissues=tissue,
         geometry={"thorax": thorax, "heart": thorax.heart, "grid": grid, "acquisition": acq},
@@ -182,6 +168,23 @@ def generate_case(seed: int, vendor: str | AcquisitionPreset = "siemens", **over
     if overrides.get("score", True):
         truth["scores"] = true_scores(case)
     return case
+
+
+def _add_noise(image, grid: Grid, acq: Acquisition, thorax: Thorax, rng) -> tuple[np.ndarray, float]:
+    """Add the acquisition's noise, scaled up for bigger patients (more attenuation, fewer photons)."""
+    p = thorax.patient
+    body_mm = p.cavity_semi_x_mm + p.cage_mm + p.fat_mm + 10
+    sd = min(acq.noise_sd_hu * float(np.clip(body_mm / 160, 0.85, 1.2)), 65.0)
+    image += correlated_noise(rng, grid, acq, sd)
+    return image, sd
+
+
+def _finish(image, grid: Grid, acq: Acquisition) -> np.ndarray:
+    """Integer HU in the 12-bit range; outside the circular reconstruction field the scanner's fill value."""
+    image = np.clip(np.rint(image), -1024, MAX_HU).astype(np.float32)
+    yy, xx = np.ogrid[: grid.shape[1], : grid.shape[2]]
+    image[:, (yy - 255.5) ** 2 + (xx - 255.5) ** 2 > 256.0**2] = acq.outside_fov_hu
+    return image
 
 
 def _render_lesions(image, grid: Grid, acq: Acquisition, lesions: list[CalcObject], rng):
@@ -268,6 +271,15 @@ def _label_lesions(image, owner, lesions, rendered, heart_mask):
             entry["reason"] = "no voxel >= 130 HU after partial volume and noise (not visible; not labelled)"
             dropped.append(entry)
     return labels, lesion_truth, dropped
+
+
+def _acquisition_truth(acq: Acquisition, grid: Grid, sd: float) -> dict:
+    return {
+        **acq.to_dict(),
+        "pixel_spacing_mm": grid.spacing_zyx_mm[1],
+        "shape_zyx": list(grid.shape),
+        "noise_sd_hu": round(sd, 2),  # the noise this patient's size gave the preset's level
+    }
 
 
 def _patient_truth(thorax: Thorax, category: int) -> dict:

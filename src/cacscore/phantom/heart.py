@@ -182,81 +182,33 @@ def build_heart(rng: np.random.Generator, size: float, adiposity: float) -> Hear
     """Draw a heart's pose, chamber sizes and fat at the origin (``base`` = 0); ``size`` scales it, and
     the epicardial fat grows with the patient's ``adiposity`` (0..1; Iacobellis 2015: epicardial fat
     thickness tracks visceral fat)."""
-    azimuth = np.deg2rad(rng.uniform(35, 60))
-    elevation = np.deg2rad(rng.uniform(30, 50))
-    e_long = np.array(
-        [np.cos(elevation) * np.sin(azimuth), -np.cos(elevation) * np.cos(azimuth), -np.sin(elevation)]
-    )
-    e_a = _ANT - (_ANT @ e_long) * e_long
-    e_a /= np.linalg.norm(e_a)
-    e_b = np.cross(e_long, e_a)
-    frame = np.stack([e_long, e_a, e_b])
-    right = _unit(_RIGHT - (_RIGHT @ e_long) * e_long)
+    frame = _pose(rng)
     length = rng.uniform(85, 100) * size
     r_lv = rng.uniform(30, 36) * size
-    base = np.zeros(3)
-    lv = Ellipsoid3(base + e_long * 0.45 * length, frame, np.array([0.58 * length, r_lv, 0.93 * r_lv]))
-    d_rv = _unit(0.8 * right + 0.6 * e_a)
-    rv_axes = np.stack([e_long, d_rv, np.cross(e_long, d_rv)])
-    rv = Ellipsoid3(
-        base + e_long * 0.28 * length + d_rv * 0.6 * r_lv,
-        rv_axes,
-        np.array([0.47 * length, 0.95 * r_lv, 1.2 * r_lv]) * rng.uniform(0.92, 1.08),
-    )
-    eye = np.eye(3)
-    la = Ellipsoid3(
-        base - e_long * 0.1 * length + _LEFT * 0.15 * r_lv + _POST * 0.12 * r_lv + _UP * 0.2 * r_lv,
-        eye,
-        np.array([1.05, 0.5, 0.7]) * r_lv * rng.uniform(0.9, 1.1),
-    )
-    ra = Ellipsoid3(
-        base + _RIGHT * 0.85 * r_lv + _ANT * 0.05 * r_lv - _UP * 0.35 * r_lv,
-        eye,
-        np.array([0.8, 0.7, 1.15]) * r_lv * rng.uniform(0.9, 1.1),
-    )
-    laa_dir = _unit(_LEFT + 0.5 * _ANT + 0.2 * _UP)
-    laa_axes = np.stack(
-        [laa_dir, _unit(np.cross(laa_dir, _UP)), np.cross(laa_dir, _unit(np.cross(laa_dir, _UP)))]
-    )
-    laa = Ellipsoid3(
-        base - e_long * 0.05 * length + _LEFT * 0.7 * r_lv + _UP * 0.35 * r_lv,
-        laa_axes,
-        np.array([0.45, 0.25, 0.25]) * r_lv,
-    )
+    ventricles = _ventricles(rng, frame, length, r_lv)
+    atria = _atria(rng, frame, length, r_lv)
     r_root = float(rng.uniform(13.0, 16.5) * np.sqrt(size))
-    root_axis = _unit(_UP + 0.45 * _ANT + 0.35 * _RIGHT)
-    root = base - e_long * 0.10 * length + e_a * 0.12 * r_lv + right * 0.1 * r_lv
+    root, root_axis, sinuses = _aortic_root(frame, length, r_lv, r_root)
     pv = root + root_axis * 0.9 * r_root + _ANT * 0.9 * r_root + _LEFT * 0.9 * r_root
     r_pv = float(rng.uniform(11.0, 13.5) * np.sqrt(size))
-    rvot_lo = base + e_a * 0.55 * r_lv + _LEFT * 0.15 * r_lv
-    rvot_dir = _unit(pv - rvot_lo)
-    rvot_axes = np.stack(
-        [rvot_dir, _unit(np.cross(rvot_dir, _UP)), np.cross(rvot_dir, _unit(np.cross(rvot_dir, _UP)))]
-    )
+    rvot_lo = frame[1] * 0.55 * r_lv + _LEFT * 0.15 * r_lv
     rvot = Ellipsoid3(
-        (rvot_lo + pv) / 2, rvot_axes, np.array([np.linalg.norm(pv - rvot_lo) / 2 + 4, r_pv + 3, r_pv + 3])
+        (rvot_lo + pv) / 2,
+        _axes_along(pv - rvot_lo),
+        np.array([np.linalg.norm(pv - rvot_lo) / 2 + 4, r_pv + 3, r_pv + 3]),
     )
-    sinus_dirs = {
-        "right": _unit(0.8 * _ANT + 0.6 * _RIGHT),
-        "left": _unit(0.9 * _LEFT + 0.45 * _POST),
-        "non": _unit(0.9 * _POST + 0.45 * _RIGHT),
-    }
-    sinuses = {}
-    for k, d in sinus_dirs.items():
-        d = _unit(d - (d @ root_axis) * root_axis)
-        sinuses[k] = root + d * 0.45 * r_root
     fat = float(np.clip(rng.lognormal(np.log(1.2 + 5.0 * adiposity), 0.5), 0.3, 15.0))
     return HeartGeometry(
-        base=base,
+        base=np.zeros(3),
         frame=frame,
         length_mm=float(length),
         lv_radius_mm=float(r_lv),
         chambers={
-            "LV": Chamber("LV", lv, float(rng.uniform(8, 12) * size)),
-            "RV": Chamber("RV", rv, float(rng.uniform(3, 5))),
-            "LA": Chamber("LA", la, 2.5),
-            "RA": Chamber("RA", ra, 2.5),
-            "LAA": Chamber("LAA", laa, 1.5),
+            "LV": Chamber("LV", ventricles[0], float(rng.uniform(8, 12) * size)),
+            "RV": Chamber("RV", ventricles[1], float(rng.uniform(3, 5))),
+            "LA": Chamber("LA", atria[0], 2.5),
+            "RA": Chamber("RA", atria[1], 2.5),
+            "LAA": Chamber("LAA", atria[2], 1.5),
             "RVOT": Chamber("RVOT", rvot, 3.0),
         },
         root_centre=root,
@@ -270,6 +222,81 @@ def build_heart(rng: np.random.Generator, size: float, adiposity: float) -> Hear
         pericardium_mm=float(rng.uniform(1.0, 2.0)),
         root_fat_mm=float(rng.uniform(1.5, 3.5) + 0.3 * fat),
     )
+
+
+def _pose(rng: np.random.Generator) -> np.ndarray:
+    """The heart's frame (rows e_long, e_a, e_b): long axis anterior, left and inferior."""
+    azimuth = np.deg2rad(rng.uniform(35, 60))
+    elevation = np.deg2rad(rng.uniform(30, 50))
+    e_long = np.array(
+        [np.cos(elevation) * np.sin(azimuth), -np.cos(elevation) * np.cos(azimuth), -np.sin(elevation)]
+    )
+    e_a = _unit(_ANT - (_ANT @ e_long) * e_long)
+    return np.stack([e_long, e_a, np.cross(e_long, e_a)])
+
+
+def _right_of(frame: np.ndarray) -> np.ndarray:
+    """The patient's right projected onto the heart's short-axis plane."""
+    e_long = frame[0]
+    return _unit(_RIGHT - (_RIGHT @ e_long) * e_long)
+
+
+def _ventricles(rng, frame: np.ndarray, length: float, r_lv: float) -> tuple[Ellipsoid3, Ellipsoid3]:
+    """Left ventricle (forms the apex) and the right ventricle's crescent in front of it and to the right."""
+    e_long, e_a, _ = frame
+    lv = Ellipsoid3(e_long * 0.45 * length, frame, np.array([0.58 * length, r_lv, 0.93 * r_lv]))
+    d_rv = _unit(0.8 * _right_of(frame) + 0.6 * e_a)
+    rv = Ellipsoid3(
+        e_long * 0.28 * length + d_rv * 0.6 * r_lv,
+        np.stack([e_long, d_rv, np.cross(e_long, d_rv)]),
+        np.array([0.47 * length, 0.95 * r_lv, 1.2 * r_lv]) * rng.uniform(0.92, 1.08),
+    )
+    return lv, rv
+
+
+def _atria(rng, frame: np.ndarray, length: float, r_lv: float) -> tuple[Ellipsoid3, Ellipsoid3, Ellipsoid3]:
+    """Left atrium (posterior, superior), right atrium (tall, to the right), left atrial appendage."""
+    e_long = frame[0]
+    eye = np.eye(3)
+    la = Ellipsoid3(
+        -e_long * 0.1 * length + _LEFT * 0.15 * r_lv + _POST * 0.12 * r_lv + _UP * 0.2 * r_lv,
+        eye,
+        np.array([1.05, 0.5, 0.7]) * r_lv * rng.uniform(0.9, 1.1),
+    )
+    ra = Ellipsoid3(
+        _RIGHT * 0.85 * r_lv + _ANT * 0.05 * r_lv - _UP * 0.35 * r_lv,
+        eye,
+        np.array([0.8, 0.7, 1.15]) * r_lv * rng.uniform(0.9, 1.1),
+    )
+    laa = Ellipsoid3(
+        -e_long * 0.05 * length + _LEFT * 0.7 * r_lv + _UP * 0.35 * r_lv,
+        _axes_along(_LEFT + 0.5 * _ANT + 0.2 * _UP),
+        np.array([0.45, 0.25, 0.25]) * r_lv,
+    )
+    return la, ra, laa
+
+
+def _aortic_root(frame, length: float, r_lv: float, r_root: float):
+    """Centre and axis of the aortic root, and the centres of its three sinuses of Valsalva (the right
+    faces forwards and right, the left leftwards and back, the non-coronary backwards)."""
+    e_long, e_a, _ = frame
+    root = -e_long * 0.10 * length + e_a * 0.12 * r_lv + _right_of(frame) * 0.1 * r_lv
+    axis = _unit(_UP + 0.45 * _ANT + 0.35 * _RIGHT)
+    sinuses = {}
+    for k, d in (
+        ("right", _unit(0.8 * _ANT + 0.6 * _RIGHT)),
+        ("left", _unit(0.9 * _LEFT + 0.45 * _POST)),
+        ("non", _unit(0.9 * _POST + 0.45 * _RIGHT)),
+    ):
+        sinuses[k] = root + _unit(d - (d @ axis) * axis) * 0.45 * r_root
+    return root, axis, sinuses
+
+
+def _axes_along(direction: np.ndarray) -> np.ndarray:
+    """Orthonormal axes (rows) with the first along ``direction`` and the second horizontal."""
+    d = _unit(direction)
+    side = _unit(np.cross(d, _UP))
+    return np.stack([d, side, np.cross(d, side)])
 
 
 def place_heart(rng: np.random.Generator, p: Patient, heart: HeartGeometry) -> float:
