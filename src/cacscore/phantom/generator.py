@@ -222,7 +222,10 @@ def _render_lookalikes(image, grid, acq, planned, footprint, objects, rng) -> li
     """Add the look-alike objects that do not touch a lesion's footprint; their codes go into ``objects``."""
     out = []
     for obj in planned:
-        r = render_object(grid, obj.ellipsoids, obj.background_hu, acq)
+        metal = obj.kind == LookAlike.METAL.name
+        r = render_object(
+            grid, obj.ellipsoids, obj.background_hu, acq, sample_mm=(0.3, 0.6) if metal else (0.12, 0.3)
+        )
         if r is None:
             continue
         fp = r.contribution >= FOOTPRINT_MIN_HU
@@ -328,25 +331,27 @@ def true_scores(case: PhantomCase) -> dict | None:
 
 def _add_streaks(image: np.ndarray, grid: Grid, rendered, rng) -> None:
     """Bright and dark streaks radiating from metal in the slices it occupies (beam hardening/photon
-    starvation look-alike): amplitude ~ 1/(1 + r/15 mm), a few random angles."""
+    starvation look-alike): amplitude ~ 1/(1 + r/15 mm), a few random angles; the pattern is smooth, so
+    it is computed on every second pixel and repeated."""
     box = rendered.box
     ny, nx = grid.shape[1:]
     dy, dx = grid.spacing_zyx_mm[1:]
     angles = rng.uniform(0, np.pi, 6)
     signs = rng.choice([-1.0, 1.0], 6) * rng.uniform(60, 200, 6)
+    rows = np.arange(0, ny, 2)[:, None]
+    cols = np.arange(0, nx, 2)[None, :]
     for kz in range(box[0].start, box[0].stop):
         c = rendered.contribution[kz - box[0].start]
         if c.max() < 800:
             continue
         j, i = np.unravel_index(np.argmax(c), c.shape)
-        j += box[1].start
-        i += box[2].start
-        yy = (np.arange(ny)[:, None] - j) * dy
-        xx = (np.arange(nx)[None, :] - i) * dx
+        yy = (rows - (j + box[1].start)) * dy
+        xx = (cols - (i + box[2].start)) * dx
         theta = np.arctan2(yy, xx) % np.pi
         r = np.sqrt(yy**2 + xx**2)
-        s = np.zeros((ny, nx), np.float32)
+        s = np.zeros(r.shape, np.float32)
         for a, amp in zip(angles, signs, strict=True):
             d = np.minimum(np.abs(theta - a), np.pi - np.abs(theta - a))
             s += amp * np.exp(-((d * r / 1.2) ** 2))
-        image[kz] += (s / (1 + r / 15.0)).astype(np.float32)
+        s /= 1 + r / 15.0
+        image[kz] += np.repeat(np.repeat(s, 2, axis=0), 2, axis=1)[:ny, :nx]

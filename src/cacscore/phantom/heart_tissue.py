@@ -1,7 +1,7 @@
 """Painting the heart on the scan grid: pericardium, epicardial fat (with the coronaries' fat sleeves),
 myocardium, unenhanced blood in the chambers and the aortic root, and the coronary vessels.
 
-The signed distances of :class:`cacscore.phantom.heart.HeartGeometry` are evaluated on a ~1 mm grid
+The signed distances of :class:`cacscore.phantom.heart.HeartGeometry` are evaluated on a <= 1.5 mm grid
 (:class:`cacscore.phantom.shapes.CoarseBox`), upsampled, and turned into partial-volume fractions
 (clip(0.5 - d / pixel, 0, 1)), so boundaries are sharp but not jagged. The coronaries are tubes of wall
 + lumen (soft tissue) painted with their exact fraction per voxel
@@ -52,7 +52,7 @@ def heart_fields(
     box = grid.box(cloud.min(axis=0) - reach, cloud.max(axis=0) + reach)
     if box is None:
         return None
-    cb = CoarseBox.of(grid, box)
+    cb = CoarseBox.of(grid, box, target_mm=1.5)
     z, y, x = cb.coords()
     myo = None
     root = heart.root_sdf(x, y, z)

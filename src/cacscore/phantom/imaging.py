@@ -91,13 +91,15 @@ def render_object(
     background_hu: float,
     preset: Imaging,
     motion: list[tuple[np.ndarray, float]] | None = None,
+    sample_mm: tuple[float, float] = (0.12, 0.3),
 ) -> Rendered | None:
     """Render a small dense object supersampled, blur it with PSF and SSP, sample it on the grid.
 
     The contribution is (object HU - ``background_hu``) x occupancy, blurred, i.e. what the object adds to
     the blurred anatomy. ``motion``: (offset xyz mm, weight) pairs, weights summing to 1: the object as
     the weighted sum of its copies at those offsets (an object that moved during the acquisition: blurred
-    or doubled). Returns None when the object misses the grid.
+    or doubled). ``sample_mm``: the supersampling (in-plane, z); coarser for objects whose partial volume
+    needs no precision (metal). Returns None when the object misses the grid.
     """
     dz, dy, dx = grid.spacing_zyx_mm
     reach = max((float(np.abs(o).max()) for o, _ in motion), default=0.0) if motion else 0.0
@@ -108,8 +110,8 @@ def render_object(
     box = grid.box(lo - np.array([m_xy, m_xy, m_z]), hi + np.array([m_xy, m_xy, m_z]))
     if box is None:
         return None
-    f_xy = max(int(np.ceil(max(dx, dy) / 0.12)), 1)
-    f_z = max(int(np.ceil(dz / 0.3)), 1)
+    f_xy = max(int(np.ceil(max(dx, dy) / sample_mm[0])), 1)
+    f_z = max(int(np.ceil(dz / sample_mm[1])), 1)
     factors = (f_z, f_xy, f_xy)
     axes_hr = []
     for axis in range(3):

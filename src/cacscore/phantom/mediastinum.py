@@ -109,7 +109,7 @@ def _heart_envelope(
     sel = []
     for axis in range(3):
         start = cb.box[axis].start
-        step = 1 if axis == 0 else cb.stride
+        step = cb.strides[axis]
         idx = start + np.arange(env.shape[axis]) * step
         ok = (idx >= fb[axis].start) & (idx < fb[axis].stop)
         sel.append((np.nonzero(ok)[0], idx[ok] - fb[axis].start))

@@ -94,28 +94,34 @@ def balls_sdf(
 
 @dataclass
 class CoarseBox:
-    """A box of the scan grid and a coarse copy of it (every ``stride``-th pixel in-plane)."""
+    """A box of the scan grid and a coarse copy of it (every ``strides[axis]``-th sample along each axis)."""
 
     box: tuple[slice, slice, slice]
-    stride: int
+    strides: tuple[int, int, int]
     z: np.ndarray  # coarse axes (world mm, float32)
     y: np.ndarray
     x: np.ndarray
     fine_shape: tuple[int, int, int]
 
     @classmethod
-    def of(cls, grid: Grid, box: tuple[slice, slice, slice], target_mm: float = 1.0) -> CoarseBox:
-        """Coarse stride: the largest integer keeping pixels at or below ``target_mm``."""
-        stride = max(1, int(target_mm // grid.spacing_zyx_mm[1]))
-        z = grid.axis_mm(0)[box[0]]
-        shape = (z.size, box[1].stop - box[1].start, box[2].stop - box[2].start)
+    def of(
+        cls, grid: Grid, box: tuple[slice, slice, slice], target_mm: float = 1.0, target_z_mm: float = 2.5
+    ) -> CoarseBox:
+        """Strides: the largest integers keeping samples at or below ``target_mm`` in-plane and
+        ``target_z_mm`` along z."""
+        strides = (
+            max(1, int(target_z_mm // grid.spacing_zyx_mm[0])),
+            max(1, int(target_mm // grid.spacing_zyx_mm[1])),
+            max(1, int(target_mm // grid.spacing_zyx_mm[2])),
+        )
+        shape = tuple(b.stop - b.start for b in box)
         axes = []
-        for axis in (1, 2):
-            n = shape[axis]
-            n_c = max(-(-(n - 1) // stride) + 1, 2)
+        for axis in range(3):
+            n, st = shape[axis], strides[axis]
+            n_c = max(-(-(n - 1) // st) + 1, 2) if st > 1 else n
             start = grid.axis_mm(axis)[box[axis]][0]
-            axes.append((start + np.arange(n_c) * stride * grid.spacing_zyx_mm[axis]).astype(np.float32))
-        return cls(box, stride, z, axes[0], axes[1], shape)
+            axes.append((start + np.arange(n_c) * st * grid.spacing_zyx_mm[axis]).astype(np.float32))
+        return cls(box, strides, axes[0], axes[1], axes[2], shape)  # type: ignore[arg-type]
 
     def coords(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Broadcastable coarse coordinates (z, y, x)."""
@@ -127,12 +133,11 @@ class CoarseBox:
 
     def upsample(self, coarse: np.ndarray) -> np.ndarray:
         """Linear interpolation of a coarse array onto the fine box (fine i lies at coarse i/stride)."""
-        if self.stride == 1:
-            return coarse
-        st = self.stride
-        w = np.arange(st, dtype=np.float32) / st
         out = coarse
-        for axis in (1, 2):
+        for axis, st in enumerate(self.strides):
+            if st == 1:
+                continue
+            w = np.arange(st, dtype=np.float32) / st
             a = np.moveaxis(out, axis, -1)
             lo, hi = a[..., :-1, None], a[..., 1:, None]
             fine = (lo + (hi - lo) * w).reshape(*a.shape[:-1], -1)

@@ -27,7 +27,7 @@ SKELETAL_CODES: dict[Tissue, LookAlike] = {
     Tissue.VERTEBRA: LookAlike.VERTEBRA,
     Tissue.OTHER_BONE: LookAlike.BONE_EDGE,
 }
-#: How far (mm, in-plane) the blur halo of a bone counts as that bone.
+#: How far (mm, in-plane, within the slice) the blur halo of a bone counts as that bone.
 HALO_MM: float = 2.0
 
 
@@ -51,7 +51,7 @@ def name_bright_voxels(
     rest &= look == 0
     if rest.any():
         r = max(round(HALO_MM / pixel_mm), 1)
-        near = ndimage.maximum_filter(skeletal, size=(3, 2 * r + 1, 2 * r + 1))
+        near = ndimage.maximum_filter(skeletal, size=(1, 2 * r + 1, 2 * r + 1))
         look[rest] = near[rest]
         rest &= look == 0
     look[rest] = LookAlike.NOISE_SPIKE
