@@ -151,8 +151,10 @@ def make_grid(
     if acq.protocol == "gated":
         z_bottom = heart.floor_z - rng.uniform(6, 20)
         z_top = heart.root_centre[2] + rng.uniform(45, 65)
-        cx = heart.centre[0] + rng.uniform(-10, 10)
-        cy = heart.centre[1] + rng.uniform(-10, 10)
+        cloud = heart.surface_cloud()
+        middle = 0.5 * (cloud.min(axis=0) + cloud.max(axis=0))  # of the whole heart, not of the LV
+        cx = middle[0] + rng.uniform(-10, 10)
+        cy = middle[1] + rng.uniform(-10, 10)
     else:
         z_bottom = thorax.abdomen.right_dome[2] - rng.uniform(60, 110)
         z_top = float(p.z_at(rng.uniform(0.3, 1.2)))

@@ -365,9 +365,11 @@ def _retrocardiac_clearance(p: Patient, cloud: np.ndarray) -> float:
 
 
 def heart_size(p: Patient, rng: np.random.Generator) -> float:
-    """Heart scale from the size of the chest (cavity depth at the heart), +-8 %."""
+    """Heart scale from the size of the chest (cavity depth and width at the heart), +-8 %: a unit heart
+    (about 133 mm wide) in a 255 mm wide chest gives a cardiothoracic ratio of ~0.5."""
     depth = p.cavity_semi_y_ant_mm + p.cavity_semi_y_post_mm
-    return float(depth / 165.0 * rng.uniform(0.92, 1.08))
+    width = 2 * p.cavity_semi_x_mm
+    return float(0.5 * (depth / 165.0 + width / 255.0) * rng.uniform(0.92, 1.08))
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

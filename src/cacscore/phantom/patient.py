@@ -170,7 +170,7 @@ def draw_patient(rng: np.random.Generator) -> Patient:
         hu=draw_tissue_hu(rng, age),
         level_top_z_mm=tops,
         heart_level=heart_level,
-        cavity_semi_x_mm=float(rng.uniform(108, 145) * size),
+        cavity_semi_x_mm=float(rng.uniform(118, 148) * size),
         cavity_semi_y_ant_mm=float(rng.uniform(72, 95) * size),
         cavity_semi_y_post_mm=float(rng.uniform(78, 100) * size),
         exponent=float(rng.uniform(2.1, 2.7)),
