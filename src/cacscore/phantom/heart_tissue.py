@@ -23,6 +23,8 @@ from cacscore.phantom.heart import FLOOR_FAT_MM, FLOOR_WALL_MM, MYO_BLEND_MM, SA
 from cacscore.phantom.shapes import CoarseBox, balls_sdf, smin
 from cacscore.phantom.tissues import Tissue, TissueHU
 
+#: Fat sleeve of the diagonal and marginal branches relative to their artery's (they cross the free walls).
+SIDE_BRANCH_SLEEVE: float = 0.4
 #: How far round the sac its distance is kept (mm): the mediastinal fat envelope needs it.
 SAC_REACH_MM: float = 16.0
 
@@ -76,6 +78,8 @@ def heart_fields(
     sleeves = cb.full()
     for br in heart.branches:
         _, sleeve = heart.coronary_fat[_artery(br)]
+        if br.name.startswith(("D", "OM")):
+            sleeve *= SIDE_BRANCH_SLEEVE  # diagonals and marginals run over the free wall, not in a groove
         balls_sdf(
             cb.x, cb.y, cb.z, br.points[::2], br.radii_mm[::2] + WALL_MM + sleeve, SAC_REACH_MM, sleeves
         )

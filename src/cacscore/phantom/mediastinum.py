@@ -103,7 +103,8 @@ def _paint_envelope(
 def _heart_envelope(
     grid, cb: CoarseBox, env, p: Patient, heart: HeartGeometry, fields: HeartFields, rng
 ) -> None:
-    """The sac grown by paracardial fat: a thin layer everywhere and fat pads at the cardiophrenic angles."""
+    """The sac grown by paracardial fat: a thin layer (0-3 mm: the lungs touch the pericardium at the sides
+    of the heart) and fat pads at the cardiophrenic angles."""
     fb = fields.box
     # Coarse samples of this box that fall inside the heart's (fine) box, at the same fine indices.
     sel = []
@@ -120,7 +121,7 @@ def _heart_envelope(
     z = cb.z[kc][:, None, None]
     y = cb.y[jc][None, :, None]
     x = cb.x[ic][None, None, :]
-    base = rng.uniform(0, 2) + 3 * p.adiposity
+    base = rng.uniform(0, 1) + 2 * p.adiposity
     pad = rng.uniform(0, 8) + 12 * p.adiposity
     floor = heart.floor_z if np.isfinite(heart.floor_z) else float(cb.z[0])
     low = np.exp(-(((z - floor) / 30.0) ** 2))

@@ -149,10 +149,14 @@ def _aorta(f: _Frame, z_arch: float, r_desc: float) -> Tube:
     root, r_root = heart.root_centre, heart.root_radius_mm
 
     def desc_point(level: float) -> np.ndarray:
+        # Against the vertebral body: in front and to the left (~55 degrees from straight in front) high in
+        # the chest, straight in front of it at the hiatus (T12).
         w, d, y_front = f.spine_front(level)
-        medial = float(np.clip((level - 7.0) / 5.5, 0, 1))
-        x = (w * 0.75 + r_desc * 0.6 + 2.0) * (1 - 0.85 * medial)
-        y = y_front + d * 0.55 * (1 - medial) - r_desc * 0.75 * medial - 2.0 * medial
+        alpha = 0.95 * (1 - float(np.clip((level - 7.0) / 5.5, 0, 1)))
+        y_vb = y_front + d
+        normal = np.array([np.sin(alpha) / w, -np.cos(alpha) / d])
+        normal /= np.linalg.norm(normal)
+        x, y = np.array([w * np.sin(alpha), y_vb - d * np.cos(alpha)]) + normal * (r_desc + 1.5)
         return np.array([x, y, float(p.z_at(level))])
 
     arch_level = float(p.level_at(z_arch))
