@@ -1,67 +1,177 @@
-"""Time per phantom case for each vendor preset, at the size the issue fixes (512 x 512 x 60).
+"""Time and memory per phantom case, and the figures of docs/phantom.md.
 
-Usage: .venv/bin/python benchmarks/bench_phantom.py [--repeats N] [--threads 2] [--calibration]
+Usage:
+    .venv/bin/python benchmarks/bench_phantom.py [--repeats N] [--threads 1]
+    .venv/bin/python benchmarks/bench_phantom.py --calibration
+    .venv/bin/python benchmarks/bench_phantom.py --figures docs/img [--before BEFORE.nii.gz]
 
-Prints a table: vendor, shape, wall and CPU seconds per case (median of N), wall without the truth
-scoring, and the ratio to the 5 s goal. On a shared machine the wall time grows with the load; the CPU
-time does not. Threads are limited (OMP/MKL/OpenBLAS and scipy.fft workers=2) to the 2 cores the goal
-names. ``--calibration`` prints instead the table of docs/phantom.md: the real QRM scan against its
-replica with the canon preset (noise SD and per-insert Agatston, same measuring code on both, 3 seeds).
+Speed: one row per configuration (the four vendor presets and the random gated protocol at 512 x 512 x
+60, the random chest protocol at 5, 2.5 and 1.25 mm), each case generated in a fresh process so that its
+peak memory (max RSS) is its own; CPU seconds are the load-independent figure (goals: <= 8 s for a 60-slice
+gated case, <= 15 s for a chest case, < 3 GB). ``--calibration`` prints the table of docs/phantom.md: the
+real QRM scan against its replica with the canon preset. ``--figures`` writes the phantom beside the two
+real chest CTs at three levels in a soft-tissue and a bone window (``--before``: a volume of the earlier
+phantom, with a ``.json`` of its slice per level, for a "before" column).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
-import time
+import subprocess
+import sys
+from pathlib import Path
+
+#: (label, vendor, overrides) of the speed table.
+CONFIGS = (
+    ("siemens", "siemens", {"n_slices": 60}),
+    ("philips", "philips", {"n_slices": 60}),
+    ("ge", "ge", {"n_slices": 60}),
+    ("canon", "canon", {"n_slices": 60}),
+    ("random gated", "random", {"protocol": "gated", "n_slices": 60}),
+    ("chest 5 mm", "random", {"protocol": "chest", "slice_thickness_mm": 5.0, "slice_increment_mm": 5.0}),
+    ("chest 2.5 mm", "random", {"protocol": "chest", "slice_thickness_mm": 2.5, "slice_increment_mm": 2.5}),
+    (
+        "chest 1.25 mm",
+        "random",
+        {"protocol": "chest", "slice_thickness_mm": 1.25, "slice_increment_mm": 1.25},
+    ),
+)
+
+_CHILD = """
+import json, resource, sys, time
+from cacscore.phantom import generate_case
+seed, vendor, kw = int(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
+generate_case(0, "siemens", n_slices=4, score=False)  # imports, FFT plans
+c0 = time.process_time()
+case = generate_case(seed, vendor, category=3, **kw)
+cpu = time.process_time() - c0
+print(json.dumps({"cpu": cpu, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "shape": list(case.volume.shape)}))
+"""
+
+REAL = {
+    "lung2_image.nrrd": {"root": 30, "mid": 24, "bottom": 18},
+    "lung1_image.nrrd": {"root": 13, "mid": 7, "bottom": 1},
+}
+LEVELS = {"root": "heart base / aortic root", "mid": "mid heart", "bottom": "heart bottom / liver dome"}
+WINDOWS = {"soft": (40.0, 400.0), "bone": (500.0, 2000.0)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--slices", type=int, default=60)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--calibration", action="store_true")
+    parser.add_argument("--figures", metavar="DIR")
+    parser.add_argument("--before", metavar="VOLUME")
+    parser.add_argument("--seed", type=int, default=9)
     args = parser.parse_args()
     if args.calibration:
         calibration_table()
-        return
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
+    elif args.figures:
+        figures(Path(args.figures), args.seed, args.before)
+    else:
+        speed_table(args.repeats, args.threads)
 
-    from cacscore.phantom import VENDOR_PRESETS, generate_case
 
-    generate_case(0, "siemens", n_slices=8)  # warm-up (imports, FFT plans)
-    print(
-        f"{'vendor':8} {'shape':>14} {'wall s/case':>11} {'CPU s/case':>10} "
-        f"{'wall, no score':>14} {'vs 5 s':>7}"
+def speed_table(repeats: int, threads: int) -> None:
+    """Markdown table: shape, CPU seconds and peak memory per case, median over ``repeats`` seeds."""
+    env = {
+        **os.environ,
+        **{v: str(threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
+    }
+    print("| configuration | shape (z, y, x) | CPU s/case | peak memory (MB) |")
+    print("|---|---|---:|---:|")
+    for label, vendor, kw in CONFIGS:
+        runs = []
+        for r in range(repeats):
+            out = subprocess.run(
+                [sys.executable, "-c", _CHILD, str(100 + r), vendor, json.dumps(kw)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        shape = " x ".join(str(n) for n in runs[0]["shape"])
+        cpu = statistics.median(r["cpu"] for r in runs)
+        rss = max(r["rss_mb"] for r in runs)
+        print(f"| {label} | {shape} | {cpu:.1f} | {rss:.0f} |")
+    print(f"\n{threads} thread(s); load average at the end {os.getloadavg()[0]:.1f}")
+
+
+def figures(out_dir: Path, seed: int, before: str | None) -> None:
+    """The phantom (chest protocol, 5 mm, like the real scans) beside lung2 and lung1 at three levels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from cacscore.io import read_volume
+    from cacscore.phantom import generate_case
+
+    shared = Path(os.environ.get("CACSCORE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    real_dir = shared / "data" / "real-chest-ct"
+    case = generate_case(
+        seed,
+        "random",
+        protocol="chest",
+        slice_thickness_mm=5.0,
+        slice_increment_mm=5.0,
+        category=3,
+        score=False,
     )
-    for vendor in VENDOR_PRESETS:
-        walls, cpus, walls_ns = [], [], []
-        shape = None
-        for r in range(args.repeats):
-            t0, c0 = time.perf_counter(), time.process_time()
-            case = generate_case(100 + r, vendor, n_slices=args.slices)
-            walls.append(time.perf_counter() - t0)
-            cpus.append(time.process_time() - c0)
-            t0 = time.perf_counter()
-            generate_case(100 + r, vendor, n_slices=args.slices, score=False)
-            walls_ns.append(time.perf_counter() - t0)
-            shape = "x".join(str(s) for s in case.volume.shape)
-        wall = statistics.median(walls)
-        print(
-            f"{vendor:8} {shape:>14} {wall:11.2f} {statistics.median(cpus):10.2f} "
-            f"{statistics.median(walls_ns):14.2f} {wall / 5.0:6.2f}x"
+    heart, z = case.geometry["heart"], case.geometry["grid"].axis_mm(0)
+    wanted = {"root": heart.root_centre[2], "mid": heart.centre[2] - 10, "bottom": heart.floor_z + 8}
+    columns = [
+        (f"{name.split('_')[0]} (real)", read_volume(real_dir / name), idx) for name, idx in REAL.items()
+    ]
+    if before:
+        columns.append(
+            ("phantom before", read_volume(before), json.loads(Path(before + ".json").read_text()))
         )
-    print(f"load average at the end: {os.getloadavg()[0]:.1f} (CPU s/case is the load-independent figure)")
+    columns.append(
+        ("phantom now", case.volume, {k: int(np.argmin(np.abs(z - v))) for k, v in wanted.items()})
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for wname, (level, width) in WINDOWS.items():
+        fig, axes = plt.subplots(3, len(columns), figsize=(4 * len(columns), 9.6), squeeze=False)
+        for c, (title, vol, idx) in enumerate(columns):
+            _, sy, sx = vol.spacing_zyx_mm
+            ny, nx = vol.shape[1:]
+            extent = (-nx * sx / 2, nx * sx / 2, ny * sy / 2, -ny * sy / 2)
+            for r, key in enumerate(LEVELS):
+                ax = axes[r, c]
+                ax.imshow(
+                    vol.hu[idx[key]],
+                    cmap="gray",
+                    vmin=level - width / 2,
+                    vmax=level + width / 2,
+                    extent=extent,
+                    interpolation="bilinear",
+                )
+                ax.set_xlim(-165, 165)
+                ax.set_ylim(120, -120)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.set_title(f"{title}, slice {idx[key]}" if r == 0 else f"slice {idx[key]}", fontsize=9)
+                if c == 0:
+                    ax.set_ylabel(LEVELS[key], fontsize=10)
+        fig.suptitle(
+            f"window L{level:g} W{width:g}; 330 x 240 mm; phantom: seed {seed}, chest protocol, 5 mm slices",
+            fontsize=10,
+        )
+        fig.tight_layout()
+        fig.savefig(out_dir / f"phantom_vs_real_{wname}.png", dpi=60)
+        plt.close(fig)
 
 
 def calibration_table(seeds: tuple[int, ...] = (0, 1, 2)) -> None:
     """Markdown table: real QRM scan vs canon replica (mean over seeds), per insert, and noise SD."""
-    import json
-    from pathlib import Path
-
     import numpy as np
 
     from cacscore.io import read_volume

@@ -24,6 +24,9 @@ def test_case_k_does_not_depend_on_the_cohort_size():
     assert [p["case_id"] for p in big[:5]] == ["TRV1P1", "TRV2P1", "TRV3P1", "TRV4P1", "TRV1P2"]
     assert big[-1]["case_id"] == "TRV4P5"
     assert case_plan(40, 1, vendors=["ge"])[-1]["case_id"] == "TRV3P40"
+    # The random acquisition is vendor 5 in file names; default cohorts keep the four vendor presets.
+    assert [p["case_id"] for p in case_plan(2, 1, vendors=["random"])] == ["TRV5P1", "TRV5P2"]
+    assert {p["vendor"] for p in big} == {"siemens", "philips", "ge", "canon"}
 
 
 def test_min_category_keeps_the_same_seeds_and_skips_the_others():

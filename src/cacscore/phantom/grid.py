@@ -56,30 +56,6 @@ class Grid:
         return ((p - o) / s)[..., ::-1]
 
 
-def ellipsoid_q(
-    grid: Grid, centre: np.ndarray, axes: np.ndarray, semi_mm: np.ndarray, pad_mm: float = 0.0
-) -> tuple[tuple[slice, slice, slice] | None, np.ndarray | None]:
-    """Quadratic form q = sum((a_k . (p - c)) / s_k)^2 of an ellipsoid on its bounding box.
-
-    ``axes`` rows are the unit axis vectors (x, y, z); q <= 1 inside. The box reaches ``pad_mm`` beyond the
-    ellipsoid. Returns (box, q) or (None, None) when the ellipsoid misses the grid.
-    """
-    axes = np.asarray(axes, dtype=float)
-    semi = np.asarray(semi_mm, dtype=float)
-    half = np.sqrt(((axes * semi[:, None]) ** 2).sum(axis=0)) + pad_mm
-    box = grid.box(centre - half, centre + half)
-    if box is None:
-        return None, None
-    z, y, x = grid.coords(box)
-    dx, dy, dz = x - np.float32(centre[0]), y - np.float32(centre[1]), z - np.float32(centre[2])
-    q = None
-    for k in range(3):
-        a = (axes[k] / semi[k]).astype(np.float32)
-        t = dx * a[0] + dy * a[1] + dz * a[2]
-        q = t * t if q is None else q + t * t
-    return box, q
-
-
 def tube_occupancy(
     grid: Grid,
     points_xyz: np.ndarray,

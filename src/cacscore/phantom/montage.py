@@ -10,17 +10,31 @@ import numpy as np
 from cacscore.io.atomic import atomic_path
 from cacscore.labels import Artery
 from cacscore.phantom.generator import PhantomCase
+from cacscore.phantom.lookalikes import LookAlike
 
 #: Colour (RGB 0-255) of look-alike outlines (not coronary calcium).
 LOOKALIKE_COLOUR: tuple[int, int, int] = (0, 210, 230)
+#: Look-alikes outlined in a montage: the calcifications and metal, not bone, cartilage or noise.
+OUTLINED: tuple[int, ...] = tuple(
+    int(c)
+    for c in (
+        LookAlike.AORTIC_WALL,
+        LookAlike.AORTIC_VALVE,
+        LookAlike.MITRAL_ANNULUS,
+        LookAlike.LYMPH_NODE,
+        LookAlike.METAL,
+        LookAlike.LUNG_GRANULOMA,
+        LookAlike.ABDOMINAL,
+    )
+)
 #: Display window (level, width) in HU: a soft-tissue window wide enough to tell calcium levels apart.
 WINDOW_HU: tuple[float, float] = (60.0, 700.0)
 
 
 def choose_slices(case: PhantomCase, n: int = 6) -> list[int]:
-    """Slices with the most lesion voxels first, then look-alikes (not bone), then evenly spread ones."""
+    """Slices with the most lesion voxels first, then calcified look-alikes, then evenly spread ones."""
     per_slice_les = (case.labels > 0).sum(axis=(1, 2))
-    look = (case.lookalikes > 0) & (case.lookalikes != 5)
+    look = np.isin(case.lookalikes, OUTLINED)
     per_slice_look = look.sum(axis=(1, 2))
     chosen: list[int] = []
     for counts in (per_slice_les, per_slice_look):
@@ -67,7 +81,7 @@ def write_montage(case: PhantomCase, path: str | os.PathLike[str], n_slices: int
             m = case.labels[k] == code
             if m.any():
                 ax.contour(m, levels=[0.5], colors=[np.array(code.colour) / 255], linewidths=1.0)
-        lk = (case.lookalikes[k] > 0) & (case.lookalikes[k] != 5)
+        lk = np.isin(case.lookalikes[k], OUTLINED)
         if lk.any():
             ax.contour(lk, levels=[0.5], colors=[np.array(LOOKALIKE_COLOUR) / 255], linewidths=0.8)
         ax.set_title(f"slice {k}", fontsize=9)

@@ -126,13 +126,61 @@ VENDOR_PRESETS: dict[str, AcquisitionPreset] = {
 }
 
 
-def get_preset(name: str | AcquisitionPreset) -> AcquisitionPreset:
+@dataclass(frozen=True)
+class RandomAcquisition:
+    """Ranges from which every case draws its own acquisition (SynthSeg-style randomisation, Billot et al.,
+    Med Image Anal 2023): protocol (ECG-gated calcium scoring or non-gated chest CT), kernel sharpness and
+    noise texture, noise level, slice thickness and increment, field of view, cardiac motion.
+
+    Ranges cover clinical practice: calcium-scoring CT at 0.5-3 mm (2.5-3 mm standard; Hecht et al., J
+    Cardiovasc Comput Tomogr 2017), chest CT at 1-5 mm; cardiac fields of view 160-260 mm, chest 300-420 mm;
+    soft-tissue kernels with PSF sigma 0.35-0.9 mm (FWHM 0.8-2.1 mm) and NPS peaks 0.15-0.45 mm^-1
+    (Solomon et al., Med Phys 2012); noise SD 10-60 HU (low-dose to standard dose); non-gated scans blur
+    and double coronary calcium by the heart's motion, 1-5 mm during one rotation (e.g. Achenbach et al.,
+    Circulation 2000: coronary displacement 5-20 mm per beat, a fraction of it within the acquisition).
+    """
+
+    name: str = "random"
+    vendor_code: int = 5
+    manufacturer: str = "cacscore phantom"
+    model: str = "random acquisition"
+    kvp: float = 120.0
+    gated_probability: float = 0.6
+    gated_thickness_mm: tuple[float, ...] = (0.5, 0.625, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
+    gated_thickness_weights: tuple[float, ...] = (1, 1, 2, 1, 1, 1, 3, 6)
+    chest_thickness_mm: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 5.0)
+    chest_thickness_weights: tuple[float, ...] = (2, 2, 1, 2, 1, 2, 3)
+    overlap_probability: float = 0.3
+    gated_fov_mm: tuple[float, float] = (160.0, 260.0)
+    chest_fov_mm: tuple[float, float] = (300.0, 420.0)
+    psf_sigma_mm: tuple[float, float] = (0.35, 0.9)
+    slice_edge_sigma_mm: tuple[float, float] = (0.25, 0.6)
+    nps_peak_per_mm: tuple[float, float] = (0.15, 0.45)
+    nps_floor_per_mm: tuple[float, float] = (0.06, 0.16)
+    gated_noise_sd_hu: tuple[float, float] = (12.0, 45.0)
+    chest_noise_sd_hu: tuple[float, float] = (10.0, 60.0)
+    motion_mm: tuple[float, float] = (1.0, 5.0)
+    outside_fov_hu: float = -1024.0
+
+
+#: The randomised acquisition ("random"): not one of the four vendor presets, so default cohorts keep
+#: cycling through those four.
+RANDOM_ACQUISITION = RandomAcquisition()
+
+#: Every name :func:`get_preset` accepts: the four vendor presets and "random".
+ACQUISITION_PRESETS: dict[str, AcquisitionPreset | RandomAcquisition] = {
+    **VENDOR_PRESETS,
+    RANDOM_ACQUISITION.name: RANDOM_ACQUISITION,
+}
+
+
+def get_preset(name: str | AcquisitionPreset | RandomAcquisition) -> AcquisitionPreset | RandomAcquisition:
     """The preset called ``name`` (or ``name`` itself when it already is a preset)."""
-    if isinstance(name, AcquisitionPreset):
+    if isinstance(name, AcquisitionPreset | RandomAcquisition):
         return name
     try:
-        return VENDOR_PRESETS[name.lower()]
+        return ACQUISITION_PRESETS[name.lower()]
     except KeyError:
         raise CacscoreError(
-            f"unknown phantom vendor {name!r}; choose one of {', '.join(VENDOR_PRESETS)}"
+            f"unknown phantom vendor {name!r}; choose one of {', '.join(ACQUISITION_PRESETS)}"
         ) from None
