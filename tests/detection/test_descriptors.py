@@ -107,22 +107,24 @@ def test_bone_distance_and_share_in_bone():
     assert rows[5][COL["in_bone"]] == 1.0
 
 
-def test_depth_inside_the_rib_cage():
+def test_depth_behind_the_front_of_the_rib_cage():
     """Bone at the four corners of a 40 x 40 square (rows/columns 10 and 49, 0.5 mm pixels) on slice 1:
-    its hull is the square of pixels 10 to 49. A voxel at (30, 30) lies 20 pixel centres from the nearest
-    pixel outside it (row or column 50): 10 mm inside; a voxel at column 5 lies 5 pixels from the square's
-    nearest pixel (column 10): 2.5 mm outside (-2.5 mm); slice 0, whose only bone spans 2 of the 60 columns (less than a quarter), has no cage and
-    reads the cap. A candidate at the centre gets the centre's depth as its descriptor."""
+    its hull is the square of pixels 10 to 49, whose front (the anterior edge: rows grow towards the back)
+    is row 10 in columns 10-49. A voxel at (30, 30) lies 20 rows = 10 mm behind it, one at (5, 30) 2.5 mm
+    in front of it (-2.5), one in column 5 (outside the hull's columns) reads the cap. Stored with the rows
+    growing towards the front, the front is row 49: (30, 30) lies 19 rows = 9.5 mm behind it. A candidate
+    at (30, 30) gets that voxel's depth as its descriptor."""
     shape = (3, 60, 60)
     bone = np.zeros(shape, bool)
     for r in (10, 49):
         for c in (10, 49):
             bone[1, r, c] = True
-    bone[0, 30, 29:31] = True
     depth = rib_cage_depth(_thorax(shape, bone), cap_mm=40.0)
     assert depth[1, 30, 30] == pytest.approx(10.0)
-    assert depth[1, 30, 5] == pytest.approx(-2.5)
-    assert depth[0, 30, 30] == 40.0
+    assert depth[1, 5, 30] == pytest.approx(-2.5)
+    assert depth[1, 30, 5] == 40.0 and depth[0, 30, 30] == 40.0  # outside the hull; no bone on slice 0
+    flipped = rib_cage_depth(_thorax(shape, bone), cap_mm=40.0, posterior_sign=-1.0)
+    assert flipped[1, 30, 30] == pytest.approx(9.5)
     hu = np.full(shape, 40.0)
     hu[1, 30, 30] = 400.0
     _, d = _describe(hu, bone=bone)

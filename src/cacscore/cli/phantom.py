@@ -8,11 +8,11 @@ import json
 from cacscore.cli._common import progress_enabled
 
 COMMAND = "phantom"
-HELP = "generate synthetic ECG-gated calcium-scoring CT scans (phantom) with exact ground truth"
+HELP = "generate synthetic calcium-scoring and chest CT scans (phantom) with exact ground truth"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from cacscore.phantom.presets import VENDOR_PRESETS
+    from cacscore.phantom.presets import ACQUISITION_PRESETS
 
     parser.add_argument("-o", "--output", required=False, help="output folder")
     parser.add_argument("--cases", type=int, default=4, help="number of cases (default 4)")
@@ -20,10 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--vendor",
         action="append",
-        choices=list(VENDOR_PRESETS),
+        choices=list(ACQUISITION_PRESETS),
         metavar="NAME",
-        help=f"vendor preset ({', '.join(VENDOR_PRESETS)}); repeat to cycle through several "
-        "(default: all four)",
+        help=f"acquisition preset ({', '.join(ACQUISITION_PRESETS)}: the four gated vendor protocols, or "
+        "'random', every acquisition drawn per case, gated or chest); repeat to cycle through several "
+        "(default: the four vendor presets)",
     )
     parser.add_argument(
         "--layout",
@@ -42,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "e.g. 1 for a training cohort where every patient has coronary calcium (default 0: all)",
     )
     parser.add_argument("--montage", action="store_true", help="also write a PNG montage per case")
-    parser.add_argument("--list-vendors", action="store_true", help="list the vendor presets and exit")
+    parser.add_argument("--list-vendors", action="store_true", help="list the acquisition presets and exit")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,10 +51,10 @@ def run(args: argparse.Namespace) -> int:
 
     from cacscore.errors import CacscoreError
     from cacscore.phantom.cohort import truth_path, write_cohort
-    from cacscore.phantom.presets import VENDOR_PRESETS
+    from cacscore.phantom.presets import ACQUISITION_PRESETS
 
     if args.list_vendors:
-        for name, preset in VENDOR_PRESETS.items():
+        for name, preset in ACQUISITION_PRESETS.items():
             print(name, json.dumps(asdict(preset)))
         return 0
     if not args.output:

@@ -14,8 +14,8 @@ or a patient with a pacemaker; none is a voxel count or a position in the image.
   of, not cut at the ROI) - its volume and the share of it outside the heart ROI (a rib, vertebra or
   calcified costal cartilage continues beyond the heart region; a plaque is all inside) - its distance to
   the thorax's bone (:mod:`cacscore.detection.thorax`), the share of its voxels in bone, and its depth
-  inside the rib cage (:func:`rib_cage_depth`: costal cartilage lies on the cage's ring, a coronary
-  artery well inside it);
+  behind the front of the rib cage (:func:`rib_cage_depth`: calcified costal cartilage lies in the
+  chest wall at the cage's front, a coronary artery behind the sternum and the heart's wall);
 - surroundings: in-plane shells 0-2, 2-5 and 5-10 mm around it on each of its slices, the share of air
   (< ``air_hu``), fat (``air_hu`` .. ``fat_hu``) and bright voxels (at or above the calcium threshold: bone or
   other calcium); soft tissue and blood are the rest. Coronary plaque sits in epicardial fat next to a small
@@ -172,7 +172,7 @@ def describe_candidates(
     structure_volume, structure_outside = _bright_structures(volume, candidates, roi, settings)
     bone_mm = ndi.distance_transform_edt(~thorax.bone, sampling=thorax.grid.spacing_zyx_mm) \
         if thorax.bone.any() else np.full(thorax.grid.shape, np.inf)
-    cage_mm = rib_cage_depth(thorax, settings.bone_cap_mm)
+    cage_mm = rib_cage_depth(thorax, settings.bone_cap_mm, float(np.sign(volume.direction[1, 1]) or 1))
     roi_centre = _centroid_lps(volume, roi)
     for i, cand in enumerate(candidates.candidates):
         box = tuple(slice(a, b) for a, b in zip(cand.bbox_zyx[:3], cand.bbox_zyx[3:], strict=True))
@@ -206,26 +206,34 @@ def describe_candidates(
     return out
 
 
-def rib_cage_depth(thorax: Thorax, cap_mm: float) -> np.ndarray:
-    """Signed depth (mm) of each working-grid voxel inside the rib cage: per slice, the distance to the
-    boundary of the convex hull of the slice's bone (spine, ribs, sternum), positive inside, negative
-    outside, clipped to +-``cap_mm``. The rib cage's ring runs through the chest wall: a rib, the
-    sternum or calcified costal cartilage lies on it (about 0 mm), the coronary arteries lie inside it
-    behind the sternum and the pericardial fat (15 mm and more). A slice whose bone spans less than a
-    quarter of the working grid's width (a cardiac field of view that shows the spine alone) has no
-    usable cage: its voxels read ``cap_mm``."""
+def rib_cage_depth(thorax: Thorax, cap_mm: float, posterior_sign: float = 1.0) -> np.ndarray:
+    """Depth (mm) of each working-grid voxel behind the front of the rib cage, clipped to +-``cap_mm``.
+
+    Per slice, the front of the rib cage is the anterior edge of the convex hull of the slice's bone
+    (sternum, ribs and their cartilage where calcified, spine); a voxel's depth is how far it lies
+    behind that edge in its own column (negative in front of it). The sternum, a rib's front and
+    calcified costal cartilage lie on the edge (about 0-15 mm); the coronary arteries lie behind the
+    sternum, the retrosternal fat and the right ventricle's wall (15 mm and more). Measured from the
+    front only, so that a cardiac field of view that cuts the ribs off at the sides does not matter.
+    Columns outside the hull, and slices without bone, read ``cap_mm``. ``posterior_sign`` is +1 when the
+    row index grows towards the patient's back (LPS storage), -1 when it grows towards the front.
+    """
     from cacscore.masks import hull2d
 
-    _, wy, wx = thorax.grid.spacing_zyx_mm
+    _, wy, _ = thorax.grid.spacing_zyx_mm
+    ny = thorax.grid.shape[1]
     out = np.full(thorax.grid.shape, cap_mm, np.float32)
+    rows = np.arange(ny, dtype=np.float32)[:, None]
     for z in np.flatnonzero(thorax.bone.any(axis=(1, 2))):
-        cols = np.flatnonzero(thorax.bone[z].any(axis=0))
-        if cols[-1] - cols[0] < thorax.grid.shape[2] / 4:
-            continue
         cage = hull2d(thorax.bone[z])
-        inside = ndi.distance_transform_edt(cage, sampling=(wy, wx))
-        outside = ndi.distance_transform_edt(~cage, sampling=(wy, wx))
-        out[z] = np.clip(np.where(cage, inside, -outside), -cap_mm, cap_mm)
+        cols = cage.any(axis=0)
+        if posterior_sign >= 0:
+            front = np.argmax(cage, axis=0).astype(np.float32)
+            depth = (rows - front[None, :]) * wy
+        else:
+            front = (ny - 1 - np.argmax(cage[::-1], axis=0)).astype(np.float32)
+            depth = (front[None, :] - rows) * wy
+        out[z] = np.where(cols[None, :], np.clip(depth, -cap_mm, cap_mm), cap_mm)
     return out
 
 

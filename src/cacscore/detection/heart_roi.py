@@ -11,9 +11,10 @@ abdomen alike:
    radius ``core_radius_mm`` (removes the descending aorta, oesophagus, thin vessels and wall muscle, keeps
    the chambers), largest 3-D connected part, grown into soft tissue up to ``beyond_hull_mm`` outside the
    lungs' hull where the heart lies against the anterior chest wall;
-3. heart versus abdomen: a scan that reaches below the diaphragm joins the liver to the heart; the core's
-   area along z then has one hump per organ, and the heart's hump is the one whose widest slice has lung
-   on both sides (:func:`_heart_hump`); the core is cut at the waist between the two;
+3. heart versus abdomen: a scan that reaches below the diaphragm holds the liver next to the heart, as a
+   part of its own or joined to it; of the parts, the heart's is the one with a thoracic hump in its area
+   along z (a widest slice with lung on both sides and much lung; :func:`_humps`), and a joined liver is
+   cut off at the waist between the two humps (:func:`_heart_hump`);
 4. superior limit: going up from the widest slice, the heart tapers towards its base while the great
    vessels above it keep a constant cross-section; the top is the first slice, once the area is below
    ``waist_fraction`` of the largest, whose area no longer shrinks (or below ``superior_area_fraction``);
@@ -80,12 +81,16 @@ class RoiSettings:
         extend_mm, extend_up_mm, extend_taper: extension of the ROI below (apex) and above (aortic root)
             the heart core, and how much it narrows per mm of height (mm in-plane; 2: the steep cone of a
             rounded heart cap).
-        min_hump_prominence, min_flank: how the heart is told from the liver when a scan reaches into the
-            abdomen (:func:`_heart_hump`): the core's area along z has a hump per organ where its dip is at
-            least this fraction of the hump's height (a chest-protocol phantom's heart hump stands 9 % above
-            its dip to the liver's), and the heart's widest slice has lung on both sides in at least
-            ``min_flank`` of its central rows (lung2 of the real chest CTs: the heart 1.00, the liver's
-            widest slice 0.48).
+        min_hump_prominence, flank_gap_mm, min_flank, max_right_mm: how the heart is told from the liver
+            and the great vessels (:func:`_humps`): the core's area along z has a hump per organ where its
+            dip is at least ``min_hump_prominence`` of the hump's height (a chest-protocol phantom's heart
+            hump stands 9 % above its dip to the liver's); the heart's widest slice has lung within
+            ``flank_gap_mm`` of its border on both sides in at least ``min_flank`` of its central rows
+            (the heart 0.44-1.00 on the real chest CTs and phantom cases, the liver 0.00-0.06 but one
+            0.56), and its centroid lies at most ``max_right_mm`` to the patient's right of the body's
+            (the heart -1 to +33 mm, the liver -8 to -37 mm, the great vessels down to -18 mm).
+        below_waist_mm: how far under the waist between the heart and a liver joined to it the core keeps
+            what lies under the heart's footprint (:func:`_limit_heart_slices`).
         thorax: how body, lungs and bone are found (:class:`~cacscore.detection.thorax.ThoraxSettings`).
     """
 
@@ -100,7 +105,10 @@ class RoiSettings:
     extend_mm: float = 9.0
     extend_taper: float = 2.0
     min_hump_prominence: float = 0.05
-    min_flank: float = 0.75
+    flank_gap_mm: float = 20.0
+    min_flank: float = 0.4
+    max_right_mm: float = 15.0
+    below_waist_mm: float = 12.0
     thorax: ThoraxSettings = field(default_factory=ThoraxSettings)
 
 
@@ -170,7 +178,8 @@ def _roi_from_lungs(thorax: Thorax, lungs: np.ndarray, settings: RoiSettings) ->
             "no soft tissue between the lungs; this does not look like a chest CT. "
             "Give a heart mask (--heart-mask) instead"
         )
-    core = _opened_largest(soft, settings.core_radius_mm, (sz, wy, wx))
+    frame = _Frame(lungs, body, (sz, wy, wx), thorax.superior_up, thorax.left_sign)
+    core = _heart_component(soft, frame, settings)
     # Second pass: where the heart touches the anterior chest wall the lungs do not wrap around it and
     # their hull cuts the heart off; let the core grow into soft tissue up to `beyond_hull_mm` outside the
     # hull, opened again so that thin chest-wall muscle does not come along.
@@ -179,7 +188,7 @@ def _roi_from_lungs(thorax: Thorax, lungs: np.ndarray, settings: RoiSettings) ->
     lab, _ = ndi.label(opening3d(soft_all, settings.core_radius_mm, (sz, wy, wx)))
     ids = np.unique(lab[core & (lab > 0)])
     core |= np.isin(lab, ids)
-    _limit_heart_slices(core, lungs, settings, thorax.superior_up)
+    _limit_heart_slices(core, frame, settings)
     _sweep_apex(core, soft_all, thorax.superior_up)
     _extend_caps(core, ~lungs & ~bone & body, settings, thorax)
     roi = hull_slices(core)
@@ -191,30 +200,54 @@ def _roi_from_lungs(thorax: Thorax, lungs: np.ndarray, settings: RoiSettings) ->
     return small
 
 
-def _opened_largest(mask: np.ndarray, radius_mm: float, sampling: tuple[float, float, float]) -> np.ndarray:
-    opened = opening3d(mask, radius_mm, sampling)
+def _heart_component(soft: np.ndarray, frame: _Frame, settings: RoiSettings) -> np.ndarray:
+    """The connected part of the opened soft tissue that holds the heart: the one with the largest
+    thoracic hump (:func:`_humps`), else the largest part. In a narrow cardiac field of view the liver
+    under the diaphragm can be a separate part larger than the heart."""
+    opened = opening3d(soft, settings.core_radius_mm, frame.spacing)
     if not opened.any():
         raise CacscoreError(
             "no soft-tissue region between the lungs is thick enough to be a heart; "
             "give a heart mask (--heart-mask) instead"
         )
-    return largest_component(opened)
+    lab, _ = ndi.label(opened)
+    sizes = np.bincount(lab.ravel())[1:]
+    best, best_area = int(np.argmax(sizes)) + 1, 0.0
+    for k in np.flatnonzero(sizes >= 0.1 * sizes.max()) + 1:
+        part = lab == k
+        area = part.sum(axis=(1, 2)).astype(float)
+        humps = _humps(area, part, frame, settings)
+        thoracic = [p for p, is_thoracic in humps if is_thoracic]
+        if thoracic and area[thoracic].max() > best_area:
+            best, best_area = int(k), float(area[thoracic].max())
+    return lab == best
 
 
-def _limit_heart_slices(
-    core: np.ndarray, lungs: np.ndarray, settings: RoiSettings, superior_up: bool
-) -> None:
+def _limit_heart_slices(core: np.ndarray, frame: _Frame, settings: RoiSettings) -> None:
     """Cut ``core`` (in place) to the heart's slices: below, at the waist to an abdominal hump (step 3);
-    above, where the great vessels begin (step 4)."""
+    above, where the great vessels begin (step 4).
+
+    The heart's inferior wall sits on the liver's dome, so the waist of the area lies above the heart's
+    lowest part: ``below_waist_mm`` under the waist, the core keeps what lies under the heart's footprint
+    at the waist (the inferior wall and the crux, where the posterior descending artery runs), and loses
+    the rest of the liver.
+    """
     nz = core.shape[0]
+    superior_up = frame.superior_up
     step = 1 if superior_up else -1
     area = core.sum(axis=(1, 2)).astype(float)
-    z_peak, z_dip = _heart_hump(area, core, lungs, settings, superior_up)
+    z_peak, z_dip = _heart_hump(area, core, frame, settings)
     if z_dip is not None:
+        footprint = hull2d(core[z_dip])
+        keep = round(settings.below_waist_mm / frame.spacing[0])
+        below = range(z_dip - keep, z_dip) if superior_up else range(z_dip + 1, z_dip + 1 + keep)
+        kept = {z: core[z] & footprint for z in below if 0 <= z < nz}
         if superior_up:
             core[:z_dip] = False
         else:
             core[z_dip + 1 :] = False
+        for z, layer in kept.items():
+            core[z] = layer
         area = core.sum(axis=(1, 2)).astype(float)
     # The heart's top is the waist where the area stops shrinking (looked for only once it is below
     # `waist_fraction` of the peak: the area is flat near the peak too), or where it falls below
@@ -230,54 +263,92 @@ def _limit_heart_slices(
         core[:z] = False
 
 
-def _heart_hump(
-    area: np.ndarray, core: np.ndarray, lungs: np.ndarray, settings: RoiSettings, superior_up: bool
-) -> tuple[int, int | None]:
-    """The widest slice of the heart and the waist slice between it and the abdomen below it (or None).
+@dataclass(frozen=True, eq=False)
+class _Frame:
+    """What the hump tests need of the scan besides the core: lungs and body (working grid, cropped to
+    the work box), the working spacing, which way is up and which way is the patient's left."""
 
-    The core's area along z is split into humps at its dips (peaks whose prominence is at least
-    ``min_hump_prominence`` of their height). The heart's hump is the largest one whose widest slice is
-    flanked by lung on both sides (``min_flank``): the liver and spleen under the diaphragm touch the
-    chest wall where the heart has the lungs beside it. The core is cut at the lowest slice between the
-    heart's hump and the next hump towards the feet only when that hump is not flanked (an abdominal
-    organ; a second hump of the heart itself is flanked too). When no hump is flanked (a field of view that
-    cuts the lungs off), the largest hump is taken and nothing is cut.
+    lungs: np.ndarray
+    body: np.ndarray
+    spacing: tuple[float, float, float]
+    superior_up: bool
+    left_sign: float
+
+
+def _humps(
+    area: np.ndarray, core: np.ndarray, frame: _Frame, settings: RoiSettings
+) -> list[tuple[int, bool]]:
+    """The humps of the core's area along z: (widest slice, whether it is the heart's kind) per hump.
+
+    A hump is a peak whose prominence is at least ``min_hump_prominence`` of its height. It is thoracic
+    (heart-like) when its widest slice is not the scan's lowest (an organ widest at the scan's lower edge
+    goes on below it, as the liver's dome at the bottom of a cardiac scan; the heart sits on the
+    diaphragm), has lung next to it on both sides (:func:`_lung_flank`: the heart's borders are the
+    lungs', the liver and spleen border the lungs on one side only), and lies no more than
+    ``max_right_mm`` to the patient's right of the body's centre (the liver's mass is right; the heart's is
+    on the midline or left; a patient with situs inversus needs --heart-mask).
     """
     from scipy.signal import find_peaks
 
     padded = np.concatenate([[0.0], area, [0.0]])
     peaks, props = find_peaks(padded, prominence=0.0)
     keep = props["prominences"] >= settings.min_hump_prominence * padded[peaks]
-    peaks = peaks[keep] - 1
-    if peaks.size == 0:
+    wx = frame.spacing[2]
+    lowest = 0 if frame.superior_up else len(area) - 1
+    gap = max(1, round(settings.flank_gap_mm / wx))
+    out = []
+    for p in peaks[keep] - 1:
+        cols = np.nonzero(core[p])[1]
+        body_cols = np.nonzero(frame.body[p])[1]
+        left_mm = frame.left_sign * (cols.mean() - body_cols.mean()) * wx if body_cols.size else 0.0
+        thoracic = (p != lowest and left_mm >= -settings.max_right_mm
+                    and _lung_flank(core[p], frame.lungs[p], gap) >= settings.min_flank)
+        out.append((int(p), bool(thoracic)))
+    return out
+
+
+def _heart_hump(
+    area: np.ndarray, core: np.ndarray, frame: _Frame, settings: RoiSettings
+) -> tuple[int, int | None]:
+    """The widest slice of the heart and the waist slice between it and the abdomen below it (or None).
+
+    The heart's hump is the largest thoracic one (:func:`_humps`). The core is cut at the lowest slice
+    between it and the next hump towards the feet only when that hump is not thoracic (an abdominal
+    organ; a second hump of the heart itself is thoracic too). When no hump is thoracic (a field of view
+    that cuts the lungs off), the largest hump is taken and nothing is cut.
+    """
+    humps = _humps(area, core, frame, settings)
+    if not humps:
         return int(np.argmax(area)), None
-    flanked = {int(p) for p in peaks if _lung_flank(core[p], lungs[p]) >= settings.min_flank}
-    if not flanked:
-        return int(max(peaks, key=lambda p: area[p])), None
-    chosen = max(flanked, key=lambda p: area[p])
-    below = peaks[peaks < chosen] if superior_up else peaks[peaks > chosen]
-    if below.size == 0:
+    thoracic = [p for p, t in humps if t]
+    if not thoracic:
+        return max((p for p, _ in humps), key=lambda p: area[p]), None
+    chosen = max(thoracic, key=lambda p: area[p])
+    below = [(p, t) for p, t in humps if (p < chosen if frame.superior_up else p > chosen)]
+    if not below:
         return chosen, None
-    neighbour = int(below[-1] if superior_up else below[0])
-    if neighbour in flanked:
+    neighbour, neighbour_thoracic = below[-1] if frame.superior_up else below[0]
+    if neighbour_thoracic:
         return chosen, None
     lo, hi = sorted((neighbour, chosen))
     return chosen, lo + int(np.argmin(area[lo : hi + 1]))
 
 
-def _lung_flank(core2d: np.ndarray, lungs2d: np.ndarray) -> float:
-    """Share of the central half of a slice's core rows that have lung both to their left and to their
-    right (the heart lies between the lungs; the liver and spleen reach the chest wall on one side)."""
+def _lung_flank(core2d: np.ndarray, lungs2d: np.ndarray, gap_px: int) -> float:
+    """Share of the central half of a slice's core rows that have lung within ``gap_px`` pixels both to
+    their left and to their right: the heart's borders are the lungs' (through a few mm of pericardial
+    fat), while the liver and spleen border the lungs on one side only, the stomach, spleen or chest wall
+    on the other."""
     rows = np.flatnonzero(core2d.any(axis=1))
     if rows.size == 0:
         return 0.0
     central = rows[rows.size // 4 : max(rows.size * 3 // 4, rows.size // 4 + 1)]
-    first = np.argmax(core2d[central], axis=1)
-    last = core2d.shape[1] - 1 - np.argmax(core2d[central, ::-1], axis=1)
+    first = np.argmax(core2d[central], axis=1)[:, None]
+    last = core2d.shape[1] - 1 - np.argmax(core2d[central, ::-1], axis=1)[:, None]
     cols = np.arange(core2d.shape[1])[None, :]
     lung_rows = lungs2d[central]
-    left = (lung_rows & (cols < first[:, None])).any(axis=1)
-    right = (lung_rows & (cols > last[:, None])).any(axis=1)
+    left = (lung_rows & (cols < first) & (cols >= first - gap_px)).any(axis=1)
+    right = (lung_rows & (cols > last) & (cols <= last + gap_px)).any(axis=1)
     return float((left & right).mean())
 
 

@@ -121,6 +121,8 @@ class Thorax:
             has none (a calibration phantom).
         bone: spine, ribs, sternum and their marrow.
         superior_up: whether increasing slice index goes towards the head.
+        left_sign: +1 when increasing column index goes towards the patient's left (LPS storage), -1 when
+            towards the right.
     """
 
     grid: WorkGrid
@@ -129,6 +131,7 @@ class Thorax:
     lung_choices: tuple[np.ndarray, ...]
     bone: np.ndarray
     superior_up: bool
+    left_sign: float = 1.0
 
     @property
     def lungs(self) -> np.ndarray:
@@ -154,7 +157,8 @@ def find_thorax(volume: Volume, settings: ThoraxSettings = ThoraxSettings()) -> 
     lung_choices = _lungs(smooth, body, fov, grid, settings)
     bone = _bone(grid, settings)
     lung_slices = lung_choices[0].any(axis=(1, 2)) if lung_choices else np.zeros(grid.shape[0], bool)
-    return Thorax(grid, body, fov, lung_choices, bone, _superior_is_up(lung_slices, volume))
+    left_sign = float(np.sign(volume.direction[0, 0]) or 1.0)
+    return Thorax(grid, body, fov, lung_choices, bone, _superior_is_up(lung_slices, volume), left_sign)
 
 
 def work_grid(volume: Volume, settings: ThoraxSettings = ThoraxSettings()) -> WorkGrid:
