@@ -22,8 +22,9 @@ abdomen alike:
    extends a tapering cone ``extend_up_mm`` above and ``extend_mm`` below (aortic root, coronary ostia,
    apex);
 6. heart ROI: per slice, the convex hull of the core (it bridges the atrioventricular and interventricular
-   grooves, where the coronary arteries run in epicardial fat), dilated by ``margin_mm``, kept inside the
-   body and outside lungs and bone.
+   grooves, where the coronary arteries run in epicardial fat), dilated by ``margin_mm``, plus the fat
+   joined to it up to ``fat_reach_mm`` from the hull (thick epicardial fat), kept inside the body and
+   outside lungs and bone.
 
 Everything runs on the thorax's working grid (about 2 mm in-plane) and is brought back to the full grid, so
 a 512x512x60 scan takes about a second. The real QRM thorax phantom has lung-equivalent inserts around its
@@ -79,16 +80,21 @@ class RoiSettings:
             the anterior chest wall and the lungs do not wrap around it (30 mm: a phantom heart's anterior
             top lay 31-33 mm in front of the hull; the 12 mm opening keeps thinner chest-wall muscle out).
         extend_mm, extend_up_mm, extend_taper: extension of the ROI below (apex) and above (aortic root)
-            the heart core, and how much it narrows per mm of height (mm in-plane; 2: the steep cone of a
-            rounded heart cap).
-        min_hump_prominence, flank_gap_mm, min_flank, max_right_mm: how the heart is told from the liver
-            and the great vessels (:func:`_humps`): the core's area along z has a hump per organ where its
-            dip is at least ``min_hump_prominence`` of the hump's height (a chest-protocol phantom's heart
-            hump stands 9 % above its dip to the liver's); the heart's widest slice has lung within
-            ``flank_gap_mm`` of its border on both sides in at least ``min_flank`` of its central rows
-            (the heart 0.44-1.00 on the real chest CTs and phantom cases, the liver 0.00-0.06 but one
-            0.56), and its centroid lies at most ``max_right_mm`` to the patient's right of the body's
-            (the heart -1 to +33 mm, the liver -8 to -37 mm, the great vessels down to -18 mm).
+            the heart core, and how much it narrows per mm of height (mm in-plane; 1: a 45-degree cone; a
+            steeper cone (2) lost the top 10 mm of a 5 mm-slice chest case's heart, seed 7017; 15 mm up
+            reaches the aortic root and left main on a case whose core stopped 9 slices below the heart's
+            top, seed 7042).
+        min_hump_prominence, near_lung_mm, far_lung_mm, right_mm: how the heart is told from the liver and
+            the great vessels (:func:`_heart_likeness`): the core's area along z has a hump per organ where
+            its dip is at least ``min_hump_prominence`` of the hump's height (a chest-protocol phantom's
+            heart hump stands 9 % above its dip to the liver's); at the heart's widest slice the lungs lie
+            close on both sides (the farther side's gap 7-36 mm on the real chest CTs and 40 phantom
+            cases, the liver's 17 mm to no lung at all) and its centroid lies at or left of the body's
+            centre (the heart -10 to +33 mm, the liver -8 to -64 mm); each cue scores 0 to 1 between
+            these bounds, and a hump is the heart's kind at a sum of 1 or more.
+        fat_reach_mm: how far from the heart's hull the ROI follows the fat around the heart (epicardial
+            fat, where the coronary arteries run, reaches 15-20 mm in the grooves of some patients, and the
+            fat pad at the right cardiophrenic angle 30-40 mm: at 25 mm, seed 7042 kept 0.88 of its heart).
         below_waist_mm: how far under the waist between the heart and a liver joined to it the core keeps
             what lies under the heart's footprint (:func:`_limit_heart_slices`).
         thorax: how body, lungs and bone are found (:class:`~cacscore.detection.thorax.ThoraxSettings`).
@@ -98,17 +104,18 @@ class RoiSettings:
     bone_margin_mm: float = 3.0
     core_radius_mm: float = 12.0
     margin_mm: float = 11.0
-    superior_area_fraction: float = 0.25
+    superior_area_fraction: float = 0.15
     waist_fraction: float = 0.6
-    extend_up_mm: float = 9.0
+    extend_up_mm: float = 15.0
     beyond_hull_mm: float = 30.0
     extend_mm: float = 9.0
-    extend_taper: float = 2.0
+    extend_taper: float = 1.0
     min_hump_prominence: float = 0.05
-    flank_gap_mm: float = 20.0
-    min_flank: float = 0.4
-    max_right_mm: float = 15.0
+    near_lung_mm: float = 10.0
+    far_lung_mm: float = 40.0
+    right_mm: float = 25.0
     below_waist_mm: float = 12.0
+    fat_reach_mm: float = 40.0
     thorax: ThoraxSettings = field(default_factory=ThoraxSettings)
 
 
@@ -191,19 +198,21 @@ def _roi_from_lungs(thorax: Thorax, lungs: np.ndarray, settings: RoiSettings) ->
     _limit_heart_slices(core, frame, settings)
     _sweep_apex(core, soft_all, thorax.superior_up)
     _extend_caps(core, ~lungs & ~bone & body, settings, thorax)
-    roi = hull_slices(core)
-    if settings.margin_mm > 0:
-        roi = dilate2d(roi, settings.margin_mm, wy, wx)
-    roi = fill_slices(roi & ~lungs & ~bone & body)
+    hull_core = hull_slices(core)
+    roi = dilate2d(hull_core, settings.margin_mm, wy, wx) if settings.margin_mm > 0 else hull_core
+    roi &= ~lungs & ~bone & body
+    roi |= _fat_around(roi, hull_core, smooth, ~lungs & ~bone & body, settings, (wy, wx))
+    roi = fill_slices(roi)
     small = np.zeros(thorax.grid.shape, dtype=bool)
     small[box] = roi
     return small
 
 
 def _heart_component(soft: np.ndarray, frame: _Frame, settings: RoiSettings) -> np.ndarray:
-    """The connected part of the opened soft tissue that holds the heart: the one with the largest
-    thoracic hump (:func:`_humps`), else the largest part. In a narrow cardiac field of view the liver
-    under the diaphragm can be a separate part larger than the heart."""
+    """The connected part of the opened soft tissue that holds the heart: of the parts of at least a
+    tenth of the largest's size, the one with the largest heart-like hump (:func:`_humps`), else the one
+    with the most heart-like hump. In a narrow cardiac field of view the liver under the diaphragm can be
+    a separate part larger than the heart."""
     opened = opening3d(soft, settings.core_radius_mm, frame.spacing)
     if not opened.any():
         raise CacscoreError(
@@ -212,15 +221,14 @@ def _heart_component(soft: np.ndarray, frame: _Frame, settings: RoiSettings) -> 
         )
     lab, _ = ndi.label(opened)
     sizes = np.bincount(lab.ravel())[1:]
-    best, best_area = int(np.argmax(sizes)) + 1, 0.0
+    ranked = []  # (heart-like, area or likeness, label) per part
     for k in np.flatnonzero(sizes >= 0.1 * sizes.max()) + 1:
         part = lab == k
         area = part.sum(axis=(1, 2)).astype(float)
-        humps = _humps(area, part, frame, settings)
-        thoracic = [p for p, is_thoracic in humps if is_thoracic]
-        if thoracic and area[thoracic].max() > best_area:
-            best, best_area = int(k), float(area[thoracic].max())
-    return lab == best
+        humps = _humps(area, part, frame, settings) or [(int(np.argmax(area)), 0.0)]
+        p, likeness = max(humps, key=lambda h: (h[1] >= 1.0, area[h[0]] if h[1] >= 1.0 else h[1]))
+        ranked.append((likeness >= 1.0, area[p] if likeness >= 1.0 else likeness, int(k)))
+    return lab == max(ranked)[2]
 
 
 def _limit_heart_slices(core: np.ndarray, frame: _Frame, settings: RoiSettings) -> None:
@@ -277,34 +285,55 @@ class _Frame:
 
 def _humps(
     area: np.ndarray, core: np.ndarray, frame: _Frame, settings: RoiSettings
-) -> list[tuple[int, bool]]:
-    """The humps of the core's area along z: (widest slice, whether it is the heart's kind) per hump.
+) -> list[tuple[int, float]]:
+    """The humps of the core's area along z: (widest slice, heart-likeness) per hump.
 
-    A hump is a peak whose prominence is at least ``min_hump_prominence`` of its height. It is thoracic
-    (heart-like) when its widest slice is not the scan's lowest (an organ widest at the scan's lower edge
-    goes on below it, as the liver's dome at the bottom of a cardiac scan; the heart sits on the
-    diaphragm), has lung next to it on both sides (:func:`_lung_flank`: the heart's borders are the
-    lungs', the liver and spleen border the lungs on one side only), and lies no more than
-    ``max_right_mm`` to the patient's right of the body's centre (the liver's mass is right; the heart's is
-    on the midline or left; a patient with situs inversus needs --heart-mask).
+    A hump is a peak whose prominence is at least ``min_hump_prominence`` of its height; its
+    heart-likeness is :func:`_heart_likeness` of its widest slice, 0 when that is the scan's lowest slice
+    (an organ widest at the scan's lower edge goes on below it, as the liver's dome at the bottom of a
+    cardiac scan; the heart sits on the diaphragm).
     """
     from scipy.signal import find_peaks
 
     padded = np.concatenate([[0.0], area, [0.0]])
     peaks, props = find_peaks(padded, prominence=0.0)
     keep = props["prominences"] >= settings.min_hump_prominence * padded[peaks]
-    wx = frame.spacing[2]
     lowest = 0 if frame.superior_up else len(area) - 1
-    gap = max(1, round(settings.flank_gap_mm / wx))
-    out = []
-    for p in peaks[keep] - 1:
-        cols = np.nonzero(core[p])[1]
-        body_cols = np.nonzero(frame.body[p])[1]
-        left_mm = frame.left_sign * (cols.mean() - body_cols.mean()) * wx if body_cols.size else 0.0
-        thoracic = (p != lowest and left_mm >= -settings.max_right_mm
-                    and _lung_flank(core[p], frame.lungs[p], gap) >= settings.min_flank)
-        out.append((int(p), bool(thoracic)))
-    return out
+    return [(int(p), 0.0 if p == lowest else _heart_likeness(core[p], frame, int(p), settings))
+            for p in peaks[keep] - 1]
+
+
+def _heart_likeness(core2d: np.ndarray, frame: _Frame, z: int, settings: RoiSettings) -> float:
+    """0 to 2: how much a core cross-section looks like the heart's, from two cues of anatomy.
+
+    - Lungs close on both sides: in each of the central half of its rows, the gap to the lung on its
+      farther side (no lung there: infinite); the median gap scores 1 at ``near_lung_mm`` or less, 0 at
+      ``far_lung_mm`` or more. The heart's borders are the lungs' (through its pericardial fat); the liver
+      and spleen border the lungs on one side only, the stomach, spleen or chest wall on the other.
+    - On the patient's left: its centroid's offset from the body's centroid scores 1 at 0 mm or left, 0
+      at ``right_mm`` or more to the right (the liver's mass is right; a patient with situs inversus needs
+      --heart-mask).
+    """
+    wx = frame.spacing[2]
+    rows = np.flatnonzero(core2d.any(axis=1))
+    if rows.size == 0:
+        return 0.0
+    gaps = []
+    for y in rows[rows.size // 4 : max(rows.size * 3 // 4, rows.size // 4 + 1)]:
+        cols = np.flatnonzero(core2d[y])
+        lung = np.flatnonzero(frame.lungs[z, y])
+        left, right = lung[lung < cols[0]], lung[lung > cols[-1]]
+        if left.size and right.size:
+            gaps.append(max(cols[0] - left.max(), right.min() - cols[-1]) * wx)
+        else:
+            gaps.append(np.inf)
+    gap = float(np.median(gaps))
+    near = np.clip((settings.far_lung_mm - gap) / (settings.far_lung_mm - settings.near_lung_mm), 0.0, 1.0)
+    body_cols = np.nonzero(frame.body[z])[1]
+    centre = np.nonzero(core2d)[1].mean()
+    left_mm = frame.left_sign * (centre - body_cols.mean()) * wx if body_cols.size else 0.0
+    side = np.clip((left_mm + settings.right_mm) / settings.right_mm, 0.0, 1.0)
+    return float(near + side)
 
 
 def _heart_hump(
@@ -312,44 +341,47 @@ def _heart_hump(
 ) -> tuple[int, int | None]:
     """The widest slice of the heart and the waist slice between it and the abdomen below it (or None).
 
-    The heart's hump is the largest thoracic one (:func:`_humps`). The core is cut at the lowest slice
-    between it and the next hump towards the feet only when that hump is not thoracic (an abdominal
-    organ; a second hump of the heart itself is thoracic too). When no hump is thoracic (a field of view
-    that cuts the lungs off), the largest hump is taken and nothing is cut.
+    The heart's hump is the largest heart-like one (:func:`_humps`, likeness 1 or more), else the most
+    heart-like. The core is cut at the lowest slice between it and the next hump towards the feet only
+    when that hump is not heart-like (an abdominal organ; a second hump of the heart itself is heart-like
+    too).
     """
     humps = _humps(area, core, frame, settings)
     if not humps:
         return int(np.argmax(area)), None
-    thoracic = [p for p, t in humps if t]
-    if not thoracic:
-        return max((p for p, _ in humps), key=lambda p: area[p]), None
-    chosen = max(thoracic, key=lambda p: area[p])
-    below = [(p, t) for p, t in humps if (p < chosen if frame.superior_up else p > chosen)]
+    heart_like = [p for p, likeness in humps if likeness >= 1.0]
+    if heart_like:
+        chosen = max(heart_like, key=lambda p: area[p])
+    else:
+        chosen = max(humps, key=lambda h: (h[1], area[h[0]]))[0]
+    below = [(p, likeness) for p, likeness in humps if (p < chosen if frame.superior_up else p > chosen)]
     if not below:
         return chosen, None
-    neighbour, neighbour_thoracic = below[-1] if frame.superior_up else below[0]
-    if neighbour_thoracic:
+    neighbour, likeness = below[-1] if frame.superior_up else below[0]
+    if likeness >= 1.0:
         return chosen, None
     lo, hi = sorted((neighbour, chosen))
     return chosen, lo + int(np.argmin(area[lo : hi + 1]))
 
 
-def _lung_flank(core2d: np.ndarray, lungs2d: np.ndarray, gap_px: int) -> float:
-    """Share of the central half of a slice's core rows that have lung within ``gap_px`` pixels both to
-    their left and to their right: the heart's borders are the lungs' (through a few mm of pericardial
-    fat), while the liver and spleen border the lungs on one side only, the stomach, spleen or chest wall
-    on the other."""
-    rows = np.flatnonzero(core2d.any(axis=1))
-    if rows.size == 0:
-        return 0.0
-    central = rows[rows.size // 4 : max(rows.size * 3 // 4, rows.size // 4 + 1)]
-    first = np.argmax(core2d[central], axis=1)[:, None]
-    last = core2d.shape[1] - 1 - np.argmax(core2d[central, ::-1], axis=1)[:, None]
-    cols = np.arange(core2d.shape[1])[None, :]
-    lung_rows = lungs2d[central]
-    left = (lung_rows & (cols < first) & (cols >= first - gap_px)).any(axis=1)
-    right = (lung_rows & (cols > last) & (cols <= last + gap_px)).any(axis=1)
-    return float((left & right).mean())
+def _fat_around(
+    roi: np.ndarray, hull_core: np.ndarray, smooth: np.ndarray, allowed: np.ndarray, settings: RoiSettings,
+    pixel_mm: tuple[float, float],
+) -> np.ndarray:
+    """The fat that surrounds the heart, slice by slice: fat (-250 HU to ``soft_tissue_hu``) within
+    ``fat_reach_mm`` of the heart's hull that touches the ROI through fat alone. Epicardial fat can be
+    15-20 mm thick in the grooves where the coronary arteries run, beyond the ROI's margin; the chest wall's
+    subcutaneous fat lies behind muscle and bone, not joined to it."""
+    wy, wx = pixel_mm
+    fat = allowed & (smooth >= -250.0) & (smooth < settings.soft_tissue_hu)
+    fat &= dilate2d(hull_core, settings.fat_reach_mm, wy, wx)
+    out = np.zeros_like(roi)
+    ring = np.ones((3, 3), bool)
+    for z in np.flatnonzero(fat.any(axis=(1, 2)) & roi.any(axis=(1, 2))):
+        lab, _ = ndi.label(fat[z], structure=ring)
+        touching = np.unique(lab[ndi.binary_dilation(roi[z], structure=ring) & (lab > 0)])
+        out[z] = np.isin(lab, touching)
+    return out
 
 
 def _sweep_apex(core: np.ndarray, soft: np.ndarray, superior_up: bool) -> None:
