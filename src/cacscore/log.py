@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import threading
 import warnings
 from collections import Counter
 from collections.abc import Iterator
@@ -23,6 +24,10 @@ MAX_KEPT_MESSAGES = 20
 
 #: Most characters of the one warning line printed per case (result.json keeps every warning whole).
 WARNING_LINE_CHARS = 300
+
+#: Held while a block collects warnings: Python's warning filters and the logging handlers are
+#: process-wide, so two threads collecting at once would catch each other's warnings.
+_COLLECTING = threading.RLock()
 
 
 def get_logger(name: str) -> logging.Logger:
@@ -183,8 +188,15 @@ def _itk_logger(collected: CollectedWarnings):
 def collect_warnings() -> Iterator[CollectedWarnings]:
     """Catch every warning issued inside the block (see the module docstring); nothing of it prints.
 
-    Not thread-safe (Python's warning filters are process-wide): one case at a time per process.
+    Python's warning filters are process-wide, so one block collects at a time per process: cases run in
+    threads of one process (a Dask worker started with several threads) wait for each other here; run
+    such workers with one thread each (``dask worker --nthreads 1``) to run cases in parallel.
     """
+    with _COLLECTING:
+        yield from _collect()
+
+
+def _collect() -> Iterator[CollectedWarnings]:
     collected = CollectedWarnings()
     records = _LoggerRecords(collected)
     hold_back = _HoldBack(collected)

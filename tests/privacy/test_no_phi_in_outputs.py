@@ -6,8 +6,6 @@ output file and the log are searched for them (and for the parts of the name).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import shutil
 from pathlib import Path
 
@@ -15,11 +13,11 @@ import numpy as np
 import pydicom
 import pytest
 
-from cacscore.cli.main import main
+import helpers
 from cacscore.io import write_dicom_series, write_mask
 from cacscore.privacy import REDACTED, find_phi, phi_values
 
-NAME, PATIENT_ID = "Zyxwertz^Quilliam", "PID-83417265"
+NAME, PATIENT_ID = helpers.PATIENT_NAME, helpers.PATIENT_ID
 
 
 def _dicom_case(helpers, folder: Path, masks: Path, seed: int) -> set[str]:
@@ -41,10 +39,9 @@ def _dicom_case(helpers, folder: Path, masks: Path, seed: int) -> set[str]:
 
 
 def _run(argv: list[str]) -> tuple[int, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["-v", *argv])  # debug logging: the most the log ever says
-    return code, out.getvalue() + err.getvalue()
+    """``cacscore -v ARGV`` (debug logging: the most the log ever says): exit status, stdout + stderr."""
+    code, out, err = helpers.run_cli(["-v", *argv])
+    return code, out + err
 
 
 def _non_dicom(folder: Path) -> list[Path]:
@@ -115,14 +112,13 @@ def _batch_error(root: Path, out: str, model: Path, *flags: str) -> tuple[str, s
     import csv
     import json
 
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        code = main(["batch", str(root / "cohort"), "-o", str(root / out), "--model", str(model), *flags])
-    assert code == 2, stdout.getvalue() + stderr.getvalue()  # a case failed on its input
+    code, stdout, stderr = helpers.run_cli(
+        ["batch", str(root / "cohort"), "-o", str(root / out), "--model", str(model), *flags])
+    assert code == 2, stdout + stderr  # a case failed on its input
     record = json.loads((root / out / "ct_named" / "error.json").read_text())
     with open(root / out / "summary.csv", newline="") as fh:
         (row,) = list(csv.DictReader(fh))
-    return record["error"], row["error"], stderr.getvalue()
+    return record["error"], row["error"], stderr
 
 
 def test_include_phi_keeps_identifying_values_in_batch_error_messages(named_slices_case, random_model_dir):
