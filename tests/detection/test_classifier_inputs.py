@@ -120,3 +120,16 @@ def test_decision_rule():
     assert DecisionRule().classes(p).tolist() == [0, 3, 1]
     assert DecisionRule(min_coronary_probability=0.25).classes(p).tolist() == [2, 3, 1]
     assert DecisionRule().classes(np.zeros((0, 4))).shape == (0,)
+
+
+def test_decision_rule_needs_fat_near_a_coronary_candidate():
+    """Two candidates the network calls RCA with p 0.9: the one with fat in its 5-10 mm shell stays RCA,
+    the one with no fat voxel in any shell (a calibration insert in plastic, valve calcium in blood) is not
+    coronary; without ``require_fat`` both are RCA."""
+    p = np.array([[0.1, 0.0, 0.0, 0.9], [0.1, 0.0, 0.0, 0.9]])
+    d = np.zeros((2, len(DESCRIPTOR_NAMES)), np.float32)
+    d[:, DESCRIPTOR_NAMES.index("bright_0_2mm")] = 0.3  # bright and air shares do not count as fat
+    d[:, DESCRIPTOR_NAMES.index("air_5_10mm")] = 0.2
+    d[0, DESCRIPTOR_NAMES.index("fat_5_10mm")] = 0.05
+    assert DecisionRule().classes(p, d).tolist() == [3, 0]
+    assert DecisionRule(require_fat=False).classes(p, d).tolist() == [3, 3]

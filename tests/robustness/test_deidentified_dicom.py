@@ -25,7 +25,21 @@ def _deidentify(folder, scan: int) -> None:
         ds.save_as(f)
 
 
+def _model_calling_every_candidate(folder):
+    """The shipped model with a decision rule that calls every candidate coronary, so that each case has
+    calcium labels and a SEG to write (what is tested here is the SEG of a de-identified source, not the
+    classifier: the shipped model rightly calls nothing of the QRM's inserts coronary)."""
+    from cacscore.detection.pipeline import shipped_model_dir
+
+    shutil.copytree(shipped_model_dir(), folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["decision"].update(min_coronary_probability=0.0, require_fat=False)
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
 def test_predict_on_deidentified_series_writes_every_output(tmp_path, qrm_small_series):
+    model = _model_calling_every_candidate(tmp_path / "model")
     scans = []
     for scan in range(1, N_SCANS + 1):
         folder = tmp_path / "in" / f"scan{scan}"
@@ -33,7 +47,7 @@ def test_predict_on_deidentified_series_writes_every_output(tmp_path, qrm_small_
         _deidentify(folder, scan)
         scans.append(folder)
     before = checksums(tmp_path / "in")
-    code, _, err = run_cli(["predict", *map(str, scans), "-o", str(tmp_path / "out")])
+    code, _, err = run_cli(["predict", *map(str, scans), "-o", str(tmp_path / "out"), "--model", str(model)])
     assert code == 0, err
     lines = err.splitlines()
     warning_lines = [line for line in lines if line.startswith("WARNING: scan")]

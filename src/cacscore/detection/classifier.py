@@ -198,17 +198,31 @@ class DecisionRule:
 
     A candidate is coronary when its probability of being coronary (1 - p(not coronary)) is at least
     ``min_coronary_probability``; its artery is then the most probable of LAD, LCX and RCA.
+
+    With ``require_fat`` (the default), a candidate with no fat voxel at all within 10 mm in-plane on
+    any of its slices (descriptors ``fat_0_2mm``, ``fat_2_5mm``, ``fat_5_10mm`` all 0) is not coronary,
+    whatever the network says: the coronary arteries run in the epicardial fat of the atrioventricular
+    and interventricular grooves, and the segments that dive into the myocardium (myocardial bridges)
+    are largely spared by atherosclerosis (their intramural part). What lies in soft
+    tissue alone is valve or myocardial calcium, or an insert of a calibration phantom (the real QRM
+    scan's large 400 mgHA/ml insert was called LAD). 9 of the 478 coronary candidates of the shipped
+    model's training cohort (1.9 %, phantom lesions in a thin fat sleeve) have no such fat voxel.
     """
 
     min_coronary_probability: float = 0.5
     class_codes: tuple[int, ...] = field(default=(0, 1, 2, 3))
+    require_fat: bool = True
 
-    def classes(self, probabilities: np.ndarray) -> np.ndarray:
-        """Artery code per candidate (0 = not coronary) from (N, 4) probabilities."""
+    def classes(self, probabilities: np.ndarray, descriptors: np.ndarray | None = None) -> np.ndarray:
+        """Artery code per candidate (0 = not coronary) from (N, 4) probabilities and, for
+        ``require_fat``, the candidates' (N, len(DESCRIPTOR_NAMES)) descriptors."""
         probabilities = np.asarray(probabilities)
         if len(probabilities) == 0:
             return np.zeros(0, np.uint8)
         codes = np.asarray(self.class_codes, np.uint8)
         artery = codes[1 + np.argmax(probabilities[:, 1:], axis=1)]
         coronary = 1.0 - probabilities[:, 0] >= self.min_coronary_probability
+        if self.require_fat and descriptors is not None:
+            fat = [DESCRIPTOR_NAMES.index(n) for n in ("fat_0_2mm", "fat_2_5mm", "fat_5_10mm")]
+            coronary &= np.asarray(descriptors)[:, fat].sum(axis=1) > 0
         return np.where(coronary, artery, codes[0]).astype(np.uint8)

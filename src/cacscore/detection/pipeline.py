@@ -323,7 +323,8 @@ class Predictor:
         self.class_names = list(config.get("class_names", ["not coronary", "LAD", "LCX", "RCA"]))
         decision = config.get("decision", {})
         self.rule = DecisionRule(float(decision.get("min_coronary_probability", 0.5)),
-                                 tuple(config.get("class_codes", (0, 1, 2, 3))))
+                                 tuple(config.get("class_codes", (0, 1, 2, 3))),
+                                 bool(decision.get("require_fat", True)))
         self.domain = TrainingDomain.from_dict(config["domain"]) if "domain" in config else None
         self.connectivity = int(config.get("candidates", {}).get("connectivity", 26))
         self.settings = get_preset(options.scoring_preset)
@@ -356,7 +357,7 @@ class Predictor:
         n_classes = len(self.rule.class_codes)
         probabilities = (self.engine.predict_proba(inputs) if len(scan.candidates)
                          else np.zeros((0, n_classes), np.float32))
-        classes = self.rule.classes(probabilities)
+        classes = self.rule.classes(probabilities, scan.descriptors)
         labels = scan.candidates.paint(classes, dtype=np.uint8)
         timings["classify"] = time.perf_counter() - t
         warnings = [*doubts, *scan.warnings]

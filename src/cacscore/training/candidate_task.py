@@ -62,6 +62,9 @@ class CandidateSampling:
         n_augment_negative: augmented copies per not-coronary candidate (they are many already).
         max_negatives_per_case: most not-coronary candidates kept per case (the largest and densest half,
             the rest at random), so one noisy scan or a chest full of bone does not flood the training set.
+            300: a low-dose chest scan (noise SD 40-65 HU) holds 2,000-3,000 noise candidates; with 60 (30
+            of them at random) the model saw too few and called 100-200 of them coronary on such a
+            held-out scan.
         connectivity: 3-D connectivity of the candidates (6, 18, 26); predict uses the same.
         scoring_preset: scoring settings whose threshold and minimum area define the candidates.
         augmentation: the random changes applied to the augmented copies.
@@ -69,7 +72,7 @@ class CandidateSampling:
 
     n_augment: int = 4
     n_augment_negative: int = 1
-    max_negatives_per_case: int = 60
+    max_negatives_per_case: int = 300
     connectivity: int = 26
     scoring_preset: str = "default"
     augmentation: InputAugmentation = field(default_factory=InputAugmentation)
@@ -512,8 +515,9 @@ def fit_candidates(
         "roi_source": options.roi_source,
         "seed": options.seed,
         "options": options.to_dict(),
-        "decision": {"rule": "coronary when 1 - p(not coronary) >= min_coronary_probability, then the "
-                             "most probable artery", "min_coronary_probability": 0.5,
+        "decision": {"rule": "coronary when 1 - p(not coronary) >= min_coronary_probability and (with "
+                             "require_fat) some fat lies within 10 mm, then the most probable artery",
+                     "min_coronary_probability": 0.5, "require_fat": True,
                      "temperature": result.temperature, "temperature_folded": result.temperature_folded},
         "domain": domain.to_dict(),
         "split": {"mode": "patient", "fractions": list(recipe.fractions), "seed": options.seed,
