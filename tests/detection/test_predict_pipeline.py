@@ -234,5 +234,9 @@ def test_real_qrm_scan(tmp_path, predictor, qrm_dicom_dir, qrm_reference):
         assert prediction.classes[index - 1] == 0, f"the {name} insert is called coronary"
     assert result["agatston"]["total"] == 0.0 and result["risk_category"]["index"] == 0
     assert not read_mask(folder / "calcium.nii.gz").any()
+    # a candidate the network calls coronary (p(not coronary) <= 0.5) but the label is not says why
+    for row in result["candidates"]:
+        network_called = row["probabilities"]["not coronary"] <= 0.5
+        assert ("overruled" in row) == (network_called and row["label"] == "none"), row["index"]
     page = (folder / "report.html").read_text()
     assert "TOSHIBA" in page and "Aquilion ONE" in page

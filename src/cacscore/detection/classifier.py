@@ -203,9 +203,9 @@ class DecisionRule:
     any of its slices (descriptors ``fat_0_2mm``, ``fat_2_5mm``, ``fat_5_10mm`` all 0) is not coronary,
     whatever the network says: the coronary arteries run in the epicardial fat of the atrioventricular
     and interventricular grooves, and the segments that dive into the myocardium (myocardial bridges)
-    are largely spared by atherosclerosis (their intramural part). What lies in soft
-    tissue alone is valve or myocardial calcium, or an insert of a calibration phantom (the real QRM
-    scan's large 400 mgHA/ml insert was called LAD). 9 of the 478 coronary candidates of the shipped
+    are largely spared by atherosclerosis (their intramural part). What lies in soft tissue alone is
+    valve or myocardial calcium, or an insert of a calibration phantom (the real QRM scan's large
+    400 mgHA/ml insert was called LAD). 9 of the 478 coronary candidates of the shipped
     model's training cohort (1.9 %, phantom lesions in a thin fat sleeve) have no such fat voxel.
     """
 

@@ -211,6 +211,9 @@ class Prediction:
         timings_s: seconds per step.
         model: model id, engine and class names.
         warnings: what the reader must know (no heart found, a scan unlike the training scans, ...).
+        overruled: (N,) bool, candidates the network called coronary that the decision rule's anatomy
+            check made not coronary (no fat within 10 mm;
+            :class:`~cacscore.detection.classifier.DecisionRule`)
         domain: the out-of-domain check (:meth:`cacscore.detection.domain.DomainCheck.to_dict`), or {}
             when the model folder records no training domain.
     """
@@ -224,6 +227,7 @@ class Prediction:
     model: dict[str, Any]
     warnings: tuple[str, ...] = ()
     domain: dict[str, Any] = field(default_factory=dict)
+    overruled: np.ndarray | None = None
 
     @property
     def volume(self) -> Volume:
@@ -264,9 +268,10 @@ class Prediction:
         """One entry per candidate: class, probability of each class, size, position (mm), descriptors."""
         rows = []
         names = self.model.get("class_names", ["not coronary", "LAD", "LCX", "RCA"])
+        overruled = self.overruled if self.overruled is not None else np.zeros(len(self.classes), bool)
         rows_in = zip(self.candidates.candidates, self.probabilities, self.classes, self.scan.descriptors,
-                      strict=True)
-        for cand, probs, code, described in rows_in:
+                      overruled, strict=True)
+        for cand, probs, code, described, overrule in rows_in:
             centre = self.volume.index_to_physical(np.asarray(cand.centroid_zyx))
             rows.append(
                 {
@@ -282,6 +287,9 @@ class Prediction:
                                                                           strict=True)},
                 }
             )
+            if overrule:
+                rows[-1]["overruled"] = "called coronary by the network; no fat within 10 mm, so not coronary"
+
         return rows
 
     def _attach_probabilities(self, lesions: list[dict]) -> None:
@@ -358,6 +366,7 @@ class Predictor:
         probabilities = (self.engine.predict_proba(inputs) if len(scan.candidates)
                          else np.zeros((0, n_classes), np.float32))
         classes = self.rule.classes(probabilities, scan.descriptors)
+        overruled = (self.rule.classes(probabilities) > 0) & (classes == 0)
         labels = scan.candidates.paint(classes, dtype=np.uint8)
         timings["classify"] = time.perf_counter() - t
         warnings = [*doubts, *scan.warnings]
@@ -374,7 +383,7 @@ class Predictor:
         timings["score"] = time.perf_counter() - t
         log.info("%d candidate(s), %d coronary", len(scan.candidates), int(np.count_nonzero(classes)))
         return Prediction(labels, scan, probabilities, classes, score, timings, dict(self.model_info),
-                          tuple(warnings), domain)
+                          tuple(warnings), domain, overruled)
 
 
 def load_predictor(options: PredictOptions = PredictOptions()) -> Predictor:
