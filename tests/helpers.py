@@ -2,8 +2,9 @@
 the path, and the ``helpers`` fixture hands the module to tests that take it as a fixture).
 
 - A randomly initialised candidate model folder built through the models registry and checkpoint writer,
-  and small synthetic scans (soft tissue, a heart mask, a few calcified blobs) so that cohorts run in
-  seconds.
+  a copy of the shipped model that calls every candidate coronary (for tests that need calcium labels
+  on scans the shipped model scores 0), and small synthetic scans (soft tissue, a heart mask, a few
+  calcified blobs) so that cohorts run in seconds.
 - The planted patient identity of the privacy tests.
 - What every robustness test checks: a listing of a folder (any write, rename or chmod shows), checksums
   of inputs, the CLI run in-process with its output, and a reader's one-line error.
@@ -46,6 +47,21 @@ def random_candidate_model(folder: Path, seed: int = 0) -> Path:
         config={"input_spec": spec.to_dict(), "inputs": spec.input_shapes(),
                 "class_codes": list(CLASS_CODES), "class_names": list(CLASS_NAMES)},
     )
+
+
+def model_calling_every_candidate(folder: Path) -> Path:
+    """A copy of the shipped model folder whose decision rule calls every candidate coronary (threshold
+    0, no fat requirement): for tests of reading, validation and outputs that need calcium labels on
+    scans the shipped model rightly scores 0 (the QRM phantom's inserts)."""
+    import shutil
+
+    from cacscore.detection.pipeline import shipped_model_dir
+
+    shutil.copytree(shipped_model_dir(), folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["decision"].update(min_coronary_probability=0.0, require_fat=False)
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
 
 
 def synthetic_scan(seed: int, shape=(16, 64, 64), spacing=(3.0, 0.7, 0.7)) -> tuple[Volume, np.ndarray]:

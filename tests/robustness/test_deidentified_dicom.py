@@ -11,7 +11,7 @@ import shutil
 
 import pydicom
 
-from helpers import checksums, dicom_files_in_slice_order, run_cli
+from helpers import checksums, dicom_files_in_slice_order, model_calling_every_candidate, run_cli
 
 N_SCANS = 5
 
@@ -25,21 +25,10 @@ def _deidentify(folder, scan: int) -> None:
         ds.save_as(f)
 
 
-def _model_calling_every_candidate(folder):
-    """The shipped model with a decision rule that calls every candidate coronary, so that each case has
-    calcium labels and a SEG to write (what is tested here is the SEG of a de-identified source, not the
-    classifier: the shipped model rightly calls nothing of the QRM's inserts coronary)."""
-    from cacscore.detection.pipeline import shipped_model_dir
-
-    shutil.copytree(shipped_model_dir(), folder)
-    config = json.loads((folder / "config.json").read_text())
-    config["decision"].update(min_coronary_probability=0.0, require_fat=False)
-    (folder / "config.json").write_text(json.dumps(config))
-    return folder
-
-
 def test_predict_on_deidentified_series_writes_every_output(tmp_path, qrm_small_series):
-    model = _model_calling_every_candidate(tmp_path / "model")
+    # every candidate coronary, so that each case has calcium and a SEG to write: what is tested is the
+    # SEG of a de-identified source (the shipped model rightly calls nothing of the QRM's inserts)
+    model = model_calling_every_candidate(tmp_path / "model")
     scans = []
     for scan in range(1, N_SCANS + 1):
         folder = tmp_path / "in" / f"scan{scan}"

@@ -27,7 +27,15 @@ import pydicom
 import pytest
 
 from cacscore.io import write_volume
-from helpers import checksums, dicom_files_in_slice_order, edit_dicom, error_lines, listing, run_cli
+from helpers import (
+    checksums,
+    dicom_files_in_slice_order,
+    edit_dicom,
+    error_lines,
+    listing,
+    model_calling_every_candidate,
+    run_cli,
+)
 
 REFUSED, SAME, SCORED, EITHER = "refused", "same", "scored", "either"
 
@@ -377,12 +385,21 @@ def clean_inputs(tmp_path_factory, qrm_small_series, phantom_small_volume) -> di
 
 
 @pytest.fixture(scope="module")
-def clean_results(clean_inputs, tmp_path_factory) -> dict[str, dict]:
+def model(tmp_path_factory) -> Path:
+    """The model every predict here runs: one that calls every candidate coronary, so that the clean
+    scans have calcium scores for a SAME damage to reproduce (the shipped model rightly scores the QRM's
+    inserts 0; what is tested here is reading and validation, not the classifier)."""
+    return model_calling_every_candidate(tmp_path_factory.mktemp("model") / "every-candidate")
+
+
+@pytest.fixture(scope="module")
+def clean_results(clean_inputs, model, tmp_path_factory) -> dict[str, dict]:
     """The clean inputs' result.json, what a SAME damage must reproduce."""
     out = tmp_path_factory.mktemp("clean-out")
     results = {}
     for kind, path in clean_inputs.items():
-        code, _, err = run_cli(["-q", "predict", str(path), "-o", str(out / kind.strip("."))])
+        code, _, err = run_cli(["-q", "predict", str(path), "-o", str(out / kind.strip(".")),
+                                "--model", str(model)])
         assert code == 0, err
         results[kind] = json.loads((out / kind.strip(".") / "scan" / "result.json").read_text())
     assert results["dicom"]["agatston"]["total"] > 0, "the QRM inserts must score: SAME is no empty check"
@@ -400,14 +417,15 @@ def _scores(result: dict) -> tuple:
     return (result["agatston"], result["volume_mm3"], len(result.get("lesions") or []))
 
 
-def run_damage(damage: Damage, variant: int, root: Path, clean_inputs: dict, clean_results: dict) -> str:
+def run_damage(damage: Damage, variant: int, root: Path, clean_inputs: dict, clean_results: dict,
+               model: Path) -> str:
     """Damage a copy of the clean input, predict it, check every invariant; returns what happened."""
     rng = np.random.default_rng([SEED, DAMAGES.index(damage), variant])
     path = damage.apply(_copy(clean_inputs[damage.seed], root), rng)
     inputs = root / "inputs"
     before, listed = checksums(inputs), listing(inputs)
     out = root / "out"
-    code, _, err = run_cli(["predict", str(path), "-o", str(out)])
+    code, _, err = run_cli(["predict", str(path), "-o", str(out), "--model", str(model)])
     where = f"{damage.name} (variant {variant})"
     assert "Traceback" not in err, where
     assert code in (0, 2), f"{where}: exit {code} (1 is an internal error): {err}"
@@ -436,18 +454,18 @@ def run_damage(damage: Damage, variant: int, root: Path, clean_inputs: dict, cle
 
 
 @pytest.mark.parametrize("damage", DAMAGES, ids=[d.name for d in DAMAGES])
-def test_each_damage_once(damage, tmp_path, clean_inputs, clean_results):
-    run_damage(damage, 0, tmp_path, clean_inputs, clean_results)
+def test_each_damage_once(damage, tmp_path, clean_inputs, clean_results, model):
+    run_damage(damage, 0, tmp_path, clean_inputs, clean_results, model)
 
 
 @pytest.mark.slow
-def test_every_damage_with_random_parameters(tmp_path, clean_inputs, clean_results):
+def test_every_damage_with_random_parameters(tmp_path, clean_inputs, clean_results, model):
     """Each damage N_VARIANTS times with parameters drawn from its seeded generator."""
     outcomes: dict[str, int] = {}
     for damage in DAMAGES:
         for variant in range(1, N_VARIANTS + 1):
             root = tmp_path / f"{DAMAGES.index(damage)}-{variant}"
-            outcome = run_damage(damage, variant, root, clean_inputs, clean_results)
+            outcome = run_damage(damage, variant, root, clean_inputs, clean_results, model)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
             shutil.rmtree(root)
     assert sum(outcomes.values()) == len(DAMAGES) * N_VARIANTS

@@ -17,6 +17,11 @@ EXIT_INTERNAL_ERROR = 1
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
+#: Set when a Ctrl-C arrives while a command runs (:func:`remember_interrupts`), so that one a library
+#: swallows (an optional import under a bare ``except:``) still stops the command at its next
+#: :func:`check_interrupted`.
+_INTERRUPTED = threading.Event()
+
 
 def progress_enabled(args: argparse.Namespace) -> bool:
     """Progress bars are shown only on a terminal and never with ``--quiet``."""
@@ -45,6 +50,33 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 @contextlib.contextmanager
+def remember_interrupts() -> Iterator[None]:
+    """While the block runs, a Ctrl-C raises KeyboardInterrupt as Python's own handler does and is also
+    remembered for :func:`check_interrupted`."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        _INTERRUPTED.set()
+        raise KeyboardInterrupt
+
+    _INTERRUPTED.clear()
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def check_interrupted() -> None:
+    """Raise KeyboardInterrupt when a Ctrl-C came during :func:`remember_interrupts` (a checkpoint before
+    work that writes: a Ctrl-C swallowed by a library is honoured here)."""
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
 def deferred_interrupt() -> Iterator[None]:
     """Hold a Ctrl-C back until the block ends, then raise it.
 
@@ -56,7 +88,12 @@ def deferred_interrupt() -> Iterator[None]:
         yield
         return
     caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+
+    def hold(signum: int, frame: Any) -> None:
+        _INTERRUPTED.set()
+        caught.append(signum)
+
+    previous = signal.signal(signal.SIGINT, hold)
     try:
         yield
     finally:

@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from cacscore.cli._common import exit_status, import_engine_libraries, one_line, progress_enabled
+from cacscore.cli._common import (
+    check_interrupted,
+    exit_status,
+    import_engine_libraries,
+    one_line,
+    progress_enabled,
+)
 
 COMMAND = "batch"
 HELP = "score every scan of a folder or manifest (process pool or Dask; resumable; shardable)"
@@ -43,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = options_from_args(args)
     import_engine_libraries(options.engine)
+    check_interrupted()
     bar = None
     failed = 0
 

@@ -19,7 +19,14 @@ import sys
 from collections.abc import Sequence
 
 import cacscore
-from cacscore.cli._common import EXIT_INTERRUPTED, EXIT_USER_ERROR, OneLineParser, one_line
+from cacscore.cli._common import (
+    EXIT_INTERRUPTED,
+    EXIT_USER_ERROR,
+    OneLineParser,
+    check_interrupted,
+    one_line,
+    remember_interrupts,
+)
 from cacscore.errors import CacscoreError
 
 
@@ -76,7 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USER_ERROR
         command = f"cacscore {args.command}"
         _configure_logging(args.verbose, args.quiet)
-        return int(args._run(args) or 0)
+        with remember_interrupts():
+            status = int(args._run(args) or 0)
+            check_interrupted()
+        return status
     except CacscoreError as exc:
         print(f"{command}: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from cacscore.cli._common import exit_status, import_engine_libraries, one_line, progress_enabled
+from cacscore.cli._common import (
+    check_interrupted,
+    exit_status,
+    import_engine_libraries,
+    one_line,
+    progress_enabled,
+)
 from cacscore.errors import CacscoreError
 
 COMMAND = "predict"
@@ -104,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
         cases = tqdm(cases, desc="predict", unit="case")
     for path, case_id in cases:
+        check_interrupted()
         outcome = predict_to_folder(path, out_dir, options, predictor=predictor, case_id=case_id)
         outcomes.append(outcome)
         if outcome.status == "ok":
