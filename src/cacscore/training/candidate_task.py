@@ -522,17 +522,7 @@ def fit_candidates(
         "domain": domain.to_dict(),
         "split": {"mode": "patient", "fractions": list(recipe.fractions), "seed": options.seed,
                   "stratified_by_vendor": bool(options.stratify_vendor)},
-        "training": {
-            "sampling_seconds": round(sampling_seconds, 2),
-            "epochs_planned": recipe.epochs,
-            "epochs_run": result.epochs_run,
-            "best_epoch": result.best_epoch,
-            "stopped_early": result.stopped_early,
-            "seconds": round(result.seconds, 2),
-            "device": result.device,
-            "num_threads": result.num_threads,
-            "history": result.history,
-        },
+        "training": {"sampling_seconds": round(sampling_seconds, 2), **result.training_record(recipe.epochs)},
     }
     dataset = {
         "n_cases": len(cases),

@@ -281,17 +281,7 @@ def _model_config(
         "decision": decision,
         "options": options.to_dict(),
         "split": {k: v for k, v in run["record"].items() if k not in ("indices", "patients")},
-        "training": {
-            "epochs_planned": recipe.epochs,
-            "epochs_run": result.epochs_run,
-            "best_epoch": result.best_epoch,
-            "stopped_early": result.stopped_early,
-            "seconds": round(result.seconds, 2),
-            "device": result.device,
-            "num_threads": result.num_threads,
-            "samples_per_epoch": result.samples_per_epoch,
-            "history": result.history,
-        },
+        "training": result.training_record(recipe.epochs),
     }
 
 

@@ -68,6 +68,13 @@ class TrainResult:
     num_threads: int = 1
     samples_per_epoch: int = 0
 
+    def training_record(self, epochs_planned: int) -> dict:
+        """What a model folder's config.json records of the run ("training")."""
+        return {"epochs_planned": epochs_planned, "epochs_run": self.epochs_run,
+                "best_epoch": self.best_epoch, "stopped_early": self.stopped_early,
+                "seconds": round(self.seconds, 2), "device": self.device, "num_threads": self.num_threads,
+                "samples_per_epoch": self.samples_per_epoch, "history": self.history}
+
 
 class _Indices(Dataset):
     def __init__(self, n: int) -> None:
