@@ -46,10 +46,6 @@ class Ellipsoid3:
         sq = np.sqrt(q)
         return (sq - 1) * sq / np.sqrt(np.maximum(g, 1e-12))
 
-    def half_extent(self) -> np.ndarray:
-        """Half-size (x, y, z) mm of the axis-aligned bounding box."""
-        return np.sqrt(((self.axes * self.semi_mm[:, None]) ** 2).sum(axis=0))
-
     def grown(self, mm: float) -> Ellipsoid3:
         """The ellipsoid with every semi-axis changed by ``mm``."""
         return Ellipsoid3(self.centre, self.axes, np.maximum(self.semi_mm + mm, 0.5))
