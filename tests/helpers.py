@@ -95,8 +95,12 @@ def write_cohort(root: Path, n_cases: int, seed: int = 0) -> tuple[Path, Path]:
 
 
 def result_mtimes(out: Path) -> dict[str, int]:
-    """Case id -> mtime (ns) of its result.json in an output folder: which cases are done, and when."""
-    return {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/result.json")}
+    """Case id -> mtime (ns) of its result.json in an output folder: which cases are done, and when.
+
+    Hidden folders are a running case's staging (``.<case>.partial-<pid>``, renamed into place when the case
+    is done): they are not finished cases, and they may vanish between listing and stat."""
+    return {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/result.json")
+            if not p.parent.name.startswith(".")}
 
 
 def predict_options(model_dir: Path, heart_masks: Path | None, **kw):
