@@ -51,7 +51,7 @@ def random_candidate_model(folder: Path, seed: int = 0) -> Path:
 
 def model_calling_every_candidate(folder: Path) -> Path:
     """A copy of the shipped model folder whose decision rule calls every candidate coronary (threshold
-    0, no fat requirement): for tests of reading, validation and outputs that need calcium labels on
+    0, no anatomical veto): for tests of reading, validation and outputs that need calcium labels on
     scans the shipped model rightly scores 0 (the QRM phantom's inserts)."""
     import shutil
 
@@ -59,7 +59,7 @@ def model_calling_every_candidate(folder: Path) -> Path:
 
     shutil.copytree(shipped_model_dir(), folder)
     config = json.loads((folder / "config.json").read_text())
-    config["decision"].update(min_coronary_probability=0.0, require_fat=False)
+    config["decision"].update(min_coronary_probability=0.0, require_fat=False, require_inside_cage=False)
     (folder / "config.json").write_text(json.dumps(config))
     return folder
 

@@ -133,3 +133,17 @@ def test_decision_rule_needs_fat_near_a_coronary_candidate():
     d[0, DESCRIPTOR_NAMES.index("fat_5_10mm")] = 0.05
     assert DecisionRule().classes(p, d).tolist() == [3, 0]
     assert DecisionRule(require_fat=False).classes(p, d).tolist() == [3, 3]
+    assert DecisionRule().vetoes(d).tolist() == ["", "no fat lies within 10 mm"]
+
+
+def test_decision_rule_vetoes_calcium_in_front_of_the_rib_cage():
+    """Three candidates the network calls LAD with p 0.8, all with fat around: 10 mm behind the cage's
+    front (coronary), 4 mm in front of it (costal cartilage in the chest wall) and on it (depth 0: still
+    inside). Only the one in front is vetoed, and only with ``require_inside_cage``."""
+    p = np.tile([0.2, 0.8, 0.0, 0.0], (3, 1))
+    d = np.zeros((3, len(DESCRIPTOR_NAMES)), np.float32)
+    d[:, DESCRIPTOR_NAMES.index("fat_2_5mm")] = 0.5
+    d[:, DESCRIPTOR_NAMES.index("rib_cage_depth_40mm")] = [10 / 40, -4 / 40, 0.0]
+    assert DecisionRule().classes(p, d).tolist() == [1, 0, 1]
+    assert DecisionRule().vetoes(d).tolist() == ["", "it lies in front of the rib cage (chest wall)", ""]
+    assert DecisionRule(require_inside_cage=False).classes(p, d).tolist() == [1, 1, 1]

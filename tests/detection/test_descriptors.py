@@ -108,12 +108,13 @@ def test_bone_distance_and_share_in_bone():
 
 
 def test_depth_behind_the_front_of_the_rib_cage():
-    """Bone at the four corners of a 40 x 40 square (rows/columns 10 and 49, 0.5 mm pixels) on slice 1:
-    its hull is the square of pixels 10 to 49, whose front (the anterior edge: rows grow towards the back)
-    is row 10 in columns 10-49. A voxel at (30, 30) lies 20 rows = 10 mm behind it, one at (5, 30) 2.5 mm
-    in front of it (-2.5), one in column 5 (outside the hull's columns) reads the cap. Stored with the rows
-    growing towards the front, the front is row 49: (30, 30) lies 19 rows = 9.5 mm behind it. A candidate
-    at (30, 30) gets that voxel's depth as its descriptor."""
+    """Bone at the four corners of a 40 x 40 square (rows/columns 10 and 49, 0.5 mm pixels) on slice 1 of a
+    body of 60 rows: the front half's bone (rows < 29.5) is the pair in row 10, whose hull's front (the
+    anterior edge: rows grow towards the back) is row 10 in columns 10-49. A voxel at (30, 30) lies 20 rows
+    = 10 mm behind it, one at (5, 30) 2.5 mm in front of it (-2.5), one in column 5 (outside the hull's
+    columns) reads the cap. Stored with the rows growing towards the front, the front half's bone is row 49,
+    the front: (30, 30) lies 19 rows = 9.5 mm behind it. A candidate at (30, 30) gets that voxel's depth
+    as its descriptor."""
     shape = (3, 60, 60)
     bone = np.zeros(shape, bool)
     for r in (10, 49):
@@ -129,6 +130,24 @@ def test_depth_behind_the_front_of_the_rib_cage():
     hu[1, 30, 30] = 400.0
     _, d = _describe(hu, bone=bone)
     assert d[0, COL["rib_cage_depth_40mm"]] == pytest.approx(10.0 / 40.0)
+
+
+def test_the_cage_front_is_the_anterior_bone_not_the_spine():
+    """A gated field of view: the sternum (rows 5-8, columns 25-35), the spine (rows 50-58, columns 25-35)
+    and a rib cut off by the field of view behind the middle (row 40, column 55), 0.5 mm pixels, body all
+    60 rows (middle 29.5). The hull of all that bone would run from the sternum's corner (5, 35) to the rib,
+    through (22.5, 45), and give a voxel at (30, 45) a depth of 7.5 rows = 3.75 mm: a heart wall next to the
+    sternum would read as the chest wall. The front half holds only the sternum, so column 45 is outside
+    the cage's front (cap), and the sternum's columns are measured from its front: (30, 30) lies 25 rows =
+    12.5 mm behind row 5."""
+    shape = (1, 60, 60)
+    bone = np.zeros(shape, bool)
+    bone[0, 5:9, 25:36] = True
+    bone[0, 50:59, 25:36] = True
+    bone[0, 40, 55] = True
+    depth = rib_cage_depth(_thorax(shape, bone), cap_mm=40.0)
+    assert depth[0, 30, 45] == 40.0
+    assert depth[0, 30, 30] == pytest.approx(12.5)
 
 
 def test_surrounding_shells_count_fat_air_and_bright():

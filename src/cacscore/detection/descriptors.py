@@ -209,14 +209,16 @@ def describe_candidates(
 def rib_cage_depth(thorax: Thorax, cap_mm: float, posterior_sign: float = 1.0) -> np.ndarray:
     """Depth (mm) of each working-grid voxel behind the front of the rib cage, clipped to +-``cap_mm``.
 
-    Per slice, the front of the rib cage is the anterior edge of the convex hull of the slice's bone
-    (sternum, ribs and their cartilage where calcified, spine); a voxel's depth is how far it lies
-    behind that edge in its own column (negative in front of it). The sternum, a rib's front and
-    calcified costal cartilage lie on the edge (about 0-15 mm); the coronary arteries lie behind the
-    sternum, the retrosternal fat and the right ventricle's wall (15 mm and more). Measured from the
-    front only, so that a cardiac field of view that cuts the ribs off at the sides does not matter.
-    Columns outside the hull, and slices without bone, read ``cap_mm``. ``posterior_sign`` is +1 when the
-    row index grows towards the patient's back (LPS storage), -1 when it grows towards the front.
+    Per slice, the front of the rib cage is the anterior edge of the convex hull of the slice's anterior
+    bone: the bone in the front half of the body's extent (sternum, the ribs' fronts and their cartilage
+    where calcified; not the spine, whose hull edges with a cut-off rib would run obliquely through the
+    heart). A voxel's depth is how far it lies behind that edge in its own column (negative in front of
+    it). The sternum, a rib's front and calcified costal cartilage lie on the edge (about 0-15 mm); the
+    coronary arteries lie inside the cage, behind the sternum, the retrosternal fat and the right
+    ventricle's wall (15 mm and more). Measured from the front only, so that a cardiac field of view that
+    cuts the ribs off at the sides does not matter. Columns outside the hull, and slices without anterior
+    bone, read ``cap_mm``. ``posterior_sign`` is +1 when the row index grows towards the patient's back
+    (LPS storage), -1 when it grows towards the front.
     """
     from cacscore.masks import hull2d
 
@@ -225,7 +227,15 @@ def rib_cage_depth(thorax: Thorax, cap_mm: float, posterior_sign: float = 1.0) -
     out = np.full(thorax.grid.shape, cap_mm, np.float32)
     rows = np.arange(ny, dtype=np.float32)[:, None]
     for z in np.flatnonzero(thorax.bone.any(axis=(1, 2))):
-        cage = hull2d(thorax.bone[z])
+        body_rows = np.flatnonzero(thorax.body[z].any(axis=1))
+        if body_rows.size == 0:
+            continue
+        middle = (body_rows[0] + body_rows[-1]) / 2.0
+        front_half = rows[:, 0] < middle if posterior_sign >= 0 else rows[:, 0] > middle
+        anterior = thorax.bone[z] & front_half[:, None]
+        if not anterior.any():
+            continue
+        cage = hull2d(anterior)
         cols = cage.any(axis=0)
         if posterior_sign >= 0:
             front = np.argmax(cage, axis=0).astype(np.float32)

@@ -211,9 +211,9 @@ class Prediction:
         timings_s: seconds per step.
         model: model id, engine and class names.
         warnings: what the reader must know (no heart found, a scan unlike the training scans, ...).
-        overruled: (N,) bool, candidates the network called coronary that the decision rule's anatomy
-            check made not coronary (no fat within 10 mm;
-            :class:`~cacscore.detection.classifier.DecisionRule`)
+        overruled: (N,) str, for each candidate the network called coronary that an anatomical veto of
+            the decision rule made not coronary, the veto's reason ("" elsewhere;
+            :meth:`~cacscore.detection.classifier.DecisionRule.vetoes`).
         domain: the out-of-domain check (:meth:`cacscore.detection.domain.DomainCheck.to_dict`), or {}
             when the model folder records no training domain.
     """
@@ -268,7 +268,7 @@ class Prediction:
         """One entry per candidate: class, probability of each class, size, position (mm), descriptors."""
         rows = []
         names = self.model.get("class_names", ["not coronary", "LAD", "LCX", "RCA"])
-        overruled = self.overruled if self.overruled is not None else np.zeros(len(self.classes), bool)
+        overruled = self.overruled if self.overruled is not None else np.full(len(self.classes), "")
         rows_in = zip(self.candidates.candidates, self.probabilities, self.classes, self.scan.descriptors,
                       overruled, strict=True)
         for cand, probs, code, described, overrule in rows_in:
@@ -288,7 +288,7 @@ class Prediction:
                 }
             )
             if overrule:
-                rows[-1]["overruled"] = "called coronary by the network; no fat within 10 mm, so not coronary"
+                rows[-1]["overruled"] = f"called coronary by the network; {overrule}, so not coronary"
 
         return rows
 
@@ -332,7 +332,8 @@ class Predictor:
         decision = config.get("decision", {})
         self.rule = DecisionRule(float(decision.get("min_coronary_probability", 0.5)),
                                  tuple(config.get("class_codes", (0, 1, 2, 3))),
-                                 bool(decision.get("require_fat", True)))
+                                 bool(decision.get("require_fat", True)),
+                                 bool(decision.get("require_inside_cage", True)))
         self.domain = TrainingDomain.from_dict(config["domain"]) if "domain" in config else None
         self.connectivity = int(config.get("candidates", {}).get("connectivity", 26))
         self.settings = get_preset(options.scoring_preset)
@@ -366,7 +367,7 @@ class Predictor:
         probabilities = (self.engine.predict_proba(inputs) if len(scan.candidates)
                          else np.zeros((0, n_classes), np.float32))
         classes = self.rule.classes(probabilities, scan.descriptors)
-        overruled = (self.rule.classes(probabilities) > 0) & (classes == 0)
+        overruled = np.where(self.rule.classes(probabilities) > 0, self.rule.vetoes(scan.descriptors), "")
         labels = scan.candidates.paint(classes, dtype=np.uint8)
         timings["classify"] = time.perf_counter() - t
         warnings = [*doubts, *scan.warnings]

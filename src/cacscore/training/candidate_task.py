@@ -515,9 +515,10 @@ def fit_candidates(
         "roi_source": options.roi_source,
         "seed": options.seed,
         "options": options.to_dict(),
-        "decision": {"rule": "coronary when 1 - p(not coronary) >= min_coronary_probability and (with "
-                             "require_fat) some fat lies within 10 mm, then the most probable artery",
-                     "min_coronary_probability": 0.5, "require_fat": True,
+        "decision": {"rule": "coronary when 1 - p(not coronary) >= min_coronary_probability, some fat lies "
+                             "within 10 mm (require_fat) and it lies behind the rib cage's front "
+                             "(require_inside_cage), then the most probable artery",
+                     "min_coronary_probability": 0.5, "require_fat": True, "require_inside_cage": True,
                      "temperature": result.temperature, "temperature_folded": result.temperature_folded},
         "domain": domain.to_dict(),
         "split": {"mode": "patient", "fractions": list(recipe.fractions), "seed": options.seed,
