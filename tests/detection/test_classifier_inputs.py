@@ -133,7 +133,7 @@ def test_decision_rule_needs_fat_near_a_coronary_candidate():
     d[0, DESCRIPTOR_NAMES.index("fat_5_10mm")] = 0.05
     assert DecisionRule().classes(p, d).tolist() == [3, 0]
     assert DecisionRule(require_fat=False).classes(p, d).tolist() == [3, 3]
-    assert DecisionRule().vetoes(d).tolist() == ["", "no fat lies within 10 mm"]
+    assert DecisionRule().vetoes(d).tolist() == ["", "no fat within 10 mm"]
 
 
 def test_decision_rule_vetoes_calcium_in_front_of_the_rib_cage():
@@ -145,5 +145,5 @@ def test_decision_rule_vetoes_calcium_in_front_of_the_rib_cage():
     d[:, DESCRIPTOR_NAMES.index("fat_2_5mm")] = 0.5
     d[:, DESCRIPTOR_NAMES.index("rib_cage_depth_40mm")] = [10 / 40, -4 / 40, 0.0]
     assert DecisionRule().classes(p, d).tolist() == [1, 0, 1]
-    assert DecisionRule().vetoes(d).tolist() == ["", "it lies in front of the rib cage (chest wall)", ""]
+    assert DecisionRule().vetoes(d).tolist() == ["", "in front of the rib cage (chest wall)", ""]
     assert DecisionRule(require_inside_cage=False).classes(p, d).tolist() == [1, 1, 1]

@@ -38,9 +38,9 @@ RESULT = {
     "cac_drs": "A1/N2",
     "lesions": [
         {"id": 1, "artery": "LAD", "agatston": 9.0, "volume_mm3": 27.0, "peak_hu": 500, "slices": [3],
-         "probability": 0.97},
+         "probability_coronary": 0.97},
         {"id": 2, "artery": "RCA", "agatston": 3.5, "volume_mm3": 13.0, "peak_hu": 300, "slices": [6, 7],
-         "probability": 0.91},
+         "probability_coronary": 0.91},
     ],
     "scan": {"kvp": 120.0, "manufacturer": "ACME", "slice_increment_mm": 3.0},
     "settings": {"threshold_hu": 130},
@@ -91,6 +91,22 @@ def test_lesions_outlined_in_artery_colour():
     assert Artery.RCA.colour not in colours
     image = np.asarray(render_slice(volume, labels, 6, crop))
     assert Artery.RCA.colour in {tuple(p) for p in image.reshape(-1, 3)}
+
+
+def test_calls_ruled_out_by_anatomy_are_listed_for_checking():
+    """Three candidates the network called coronary and the decision rule's anatomy did not (two in the
+    chest wall, one without fat around), one it did not call: the report names the three by slice and
+    reason; without any, there is no such note."""
+    candidates = [{"index": 1, "slices": [18, 19], "overruled": "in front of the rib cage (chest wall)"},
+                  {"index": 2, "slices": [20, 20], "overruled": "in front of the rib cage (chest wall)"},
+                  {"index": 3, "slices": [22, 22], "overruled": "no fat within 10 mm"},
+                  {"index": 4, "slices": [5, 5]}]
+    page = render_report_html({**RESULT, "candidates": candidates}, *_scan())
+    note = page.split('id="overruled">')[1].split("</p>")[0]
+    assert note == ("Not scored: 3 calcifications the classifier called coronary that anatomy rules out: "
+                    "slices 18-19, 20 (in front of the rib cage (chest wall)); slice 22 (no fat within "
+                    "10 mm).")
+    assert 'id="overruled"' not in render_report_html({**RESULT, "candidates": candidates[3:]}, *_scan())
 
 
 def test_choose_slices():

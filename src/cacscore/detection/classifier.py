@@ -240,8 +240,8 @@ class DecisionRule:
         reasons = np.full(len(d), "", dtype=object)
         if self.require_inside_cage:
             in_front = d[:, DESCRIPTOR_NAMES.index("rib_cage_depth_40mm")] < 0
-            reasons[in_front] = "it lies in front of the rib cage (chest wall)"
+            reasons[in_front] = "in front of the rib cage (chest wall)"
         if self.require_fat:
             fat = [DESCRIPTOR_NAMES.index(n) for n in ("fat_0_2mm", "fat_2_5mm", "fat_5_10mm")]
-            reasons[d[:, fat].sum(axis=1) <= 0] = "no fat lies within 10 mm"
+            reasons[d[:, fat].sum(axis=1) <= 0] = "no fat within 10 mm"
         return reasons

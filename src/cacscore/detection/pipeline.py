@@ -242,7 +242,8 @@ class Prediction:
         return self.scan.roi
 
     def result_dict(self, case_id: str | None = None) -> dict[str, Any]:
-        """The result.json content: the scoring JSON plus case id, model, probabilities and timings."""
+        """The result.json content: the scoring JSON plus case id, model, each lesion's probability of being
+        coronary calcium, the candidate table and timings."""
         result: dict[str, Any] = {"case_id": case_id} if case_id is not None else {}
         result.update(self.score.to_dict())
         info = self.volume.info
@@ -288,12 +289,13 @@ class Prediction:
                 }
             )
             if overrule:
-                rows[-1]["overruled"] = f"called coronary by the network; {overrule}, so not coronary"
+                rows[-1]["overruled"] = overrule  # the network called it coronary; this anatomy says not
 
         return rows
 
     def _attach_probabilities(self, lesions: list[dict]) -> None:
-        """Give each scored lesion the probability of the candidate it came from (by its centroid)."""
+        """Give each scored lesion ``probability_coronary``: the probability that the candidate it came from
+        (by its centroid) is coronary calcium, 1 - p(not coronary), whatever its artery."""
         if not lesions or not len(self.candidates):
             return
         centroids = np.array([c.centroid_zyx for c in self.candidates.candidates])
@@ -309,7 +311,7 @@ class Prediction:
             hit = int(self.candidates.label_map[idx])
             if hit == 0:  # centroid outside the voxels (curved lesion): nearest candidate centroid
                 hit = int(np.argmin((((centroids - zyx) * spacing) ** 2).sum(axis=1))) + 1
-            lesion["probability"] = round(float(self.probabilities[hit - 1].max()), 4)
+            lesion["probability_coronary"] = round(1.0 - float(self.probabilities[hit - 1, 0]), 4)
 
 
 class Predictor:

@@ -2,7 +2,7 @@
 
 Rendered with Jinja2 from ``templates/report.html`` (autoescaped). It reads the result dict of
 :mod:`cacscore.pipeline` (the scoring JSON of issue 4 plus ``case_id``, ``model`` and per-lesion
-``probability``), so any result.json can be turned back into a report with its scan and labels.
+``probability_coronary``), so any result.json can be turned back into a report with its scan and labels.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def _artery_rows(result: Mapping, lesions: list) -> list[dict[str, Any]]:
 def _slices_text(slices: Any) -> str:
     """A lesion's slices as "a-b" (first and last), or as given."""
     if isinstance(slices, list | tuple) and slices and len(slices) <= 2:
-        return "-".join(str(s) for s in slices)
+        return "-".join(str(s) for s in dict.fromkeys(slices))  # [20, 20] is slice 20
     if isinstance(slices, list | tuple) and slices:
         return f"{slices[0]}-{slices[-1]}"
     return str(slices) if slices is not None else ""
@@ -150,10 +150,25 @@ def _lesion_rows(lesions: list) -> list[dict[str, Any]]:
                 "volume_mm3": _number(les.get("volume_mm3")),
                 "peak_hu": _number(les.get("peak_hu"), 0),
                 "slices": _slices_text(les.get("slices")),
-                "probability": _number(les.get("probability"), 2),
+                "probability": _number(les.get("probability_coronary"), 2),
             }
         )
     return rows
+
+
+def _overruled_note(result: Mapping) -> str | None:
+    """One sentence on the candidates the network called coronary and the decision rule's anatomy did not
+    (result.json ``candidates[].overruled``), so that a reader can check them on the slices."""
+    by_reason: dict[str, list[str]] = {}
+    for row in result.get("candidates") or []:
+        if isinstance(row, Mapping) and row.get("overruled"):
+            by_reason.setdefault(str(row["overruled"]), []).append(_slices_text(row.get("slices")))
+    if not by_reason:
+        return None
+    n = sum(len(v) for v in by_reason.values())
+    parts = [f"slice{'s' if len(v) > 1 else ''} {', '.join(v)} ({reason})" for reason, v in by_reason.items()]
+    return (f"Not scored: {n} calcification{'s' if n > 1 else ''} the classifier called coronary that "
+            "anatomy rules out: " + "; ".join(parts) + ".")
 
 
 def _method_rows(result: Mapping) -> list[tuple[str, str]]:
@@ -223,5 +238,6 @@ def render_report_html(
         "method_rows": _method_rows(result),
         "warnings": list(scan.get("warnings") or []) + list(result.get("warnings") or []),
         "agatston_note": _agatston_note(result),
+        "overruled_note": _overruled_note(result),
     }
     return _environment().get_template("report.html").render(**context)
