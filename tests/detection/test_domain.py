@@ -64,3 +64,15 @@ def test_unusual_candidates():
     d[1:3, DESCRIPTOR_NAMES.index("log_volume_mm3")] = -1.0
     many = check_domain(_domain(), _scan(), d, np.zeros(10, bool))
     assert not many.in_domain and "3 of 10" in many.reasons[0] and "size or shape" in many.reasons[0]
+
+
+def test_a_noisy_scan_is_flagged_whatever_the_training_domain():
+    """Noise 36 HU (above the 35 HU limit) warns with the measured figure; 35 HU and a quiet scan do not."""
+    from cacscore.detection.descriptors import TissueReference
+    from cacscore.detection.domain import NOISY_SCAN_HU, noise_warning
+
+    assert NOISY_SCAN_HU == 35.0
+    text = noise_warning(TissueReference(soft_hu=40.0, fat_hu=-90.0, noise_sd_hu=36.0))
+    assert text is not None and "noise 36 HU" in text and "too high" in text
+    assert noise_warning(TissueReference(40.0, -90.0, 35.0)) is None
+    assert noise_warning(TissueReference(40.0, -90.0, 12.0)) is None

@@ -241,3 +241,22 @@ def test_real_qrm_scan(tmp_path, predictor, qrm_dicom_dir, qrm_reference):
         assert ("overruled" in row) == (network_called and row["label"] == "none"), row["index"]
     page = (folder / "report.html").read_text()
     assert "TOSHIBA" in page and "Aquilion ONE" in page
+
+
+def test_a_noisy_scan_is_scored_with_a_noise_warning(predictor, helpers):
+    """The same small scan with its soft tissue at 12 HU and at 60 HU of white noise: the noisy one's result
+    says the image is noisy and names the figure; the quiet one's does not. The noise is measured on pixels
+    of -30..130 HU, which cuts N(40, 60) at -1.17 and +1.5 SD: a truncated normal of SD 0.68 x 60 = 41 HU
+    (by hand: 1 + (a phi(a) - b phi(b)) / Z - ((phi(a) - phi(b)) / Z)^2 = 0.46), so the figure reads about
+    41, not 60."""
+    quiet, heart = helpers.synthetic_scan(3)
+    rng = np.random.default_rng(1)
+    body = quiet.hu > -500
+    noisy_hu = np.where(body, quiet.hu + rng.normal(0.0, np.sqrt(60.0**2 - 12.0**2), quiet.shape), quiet.hu)
+    noisy = Volume(noisy_hu.astype(np.float32), quiet.spacing_zyx_mm, quiet.origin_xyz_mm, quiet.direction,
+                   quiet.info)
+    assert not [w for w in predictor.predict_volume(quiet, heart).warnings if "noisy" in w]
+    warned = [w for w in predictor.predict_volume(noisy, heart).warnings if "The image is noisy" in w]
+    assert len(warned) == 1, warned
+    figure = float(warned[0].split("(noise ")[1].split(" HU")[0])
+    assert 38.0 <= figure <= 46.0

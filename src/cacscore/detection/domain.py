@@ -8,6 +8,9 @@ a scan measure outside its range (with a tolerance), more than :data:`MAX_UNUSUA
 candidates with a descriptor outside its range (by more than :data:`DESCRIPTOR_MARGIN` of the range), or
 any such candidate called coronary. With thousands of training candidates a candidate like them falls
 outside one of the 24 ranges about once in a hundred. It never changes a label; it warns.
+
+Apart from the training domain, :func:`noise_warning` says when a scan is too noisy for a fixed-threshold
+score, whatever the model learned.
 """
 
 from __future__ import annotations
@@ -39,6 +42,14 @@ DESCRIPTOR_GROUPS: dict[str, tuple[str, ...]] = {
     "surrounding tissue": ("air_", "fat_", "bright_"),
     "position in the heart": ("offset_",),
 }
+
+#: Image noise (HU; :class:`TissueReference` noise_sd_hu, measured in the heart region) above which a
+#: scan's score is flagged. At the 130 HU threshold noise of this size makes calcium-like specks by the
+#: hundred: on the phantom cohort of 40 random acquisitions (docs/results.md, cohort c; model v3) the 25
+#: scans measuring up to 35 HU had 0.3 false-positive lesions per scan, the 15 above 11; calcium-scoring scans
+#: are usually reconstructed at 15-30 HU, the two real chest CTs measure 7 and 11 HU. The measure reads low
+#: on very noisy scans (it takes pixels of -30..130 HU, which truncates the noise: 60 HU reads about 41).
+NOISY_SCAN_HU = 35.0
 
 #: Share of candidates with a descriptor outside the training range above which the scan is flagged.
 MAX_UNUSUAL_SHARE = 0.25
@@ -151,6 +162,17 @@ def check_domain(
                 what += f", {len(unusual_coronary)} of them called coronary"
             reasons.append(what)
     return DomainCheck(not reasons, tuple(reasons), unusual, dict(measures))
+
+
+def noise_warning(reference: TissueReference) -> str | None:
+    """The warning for a scan whose image noise exceeds :data:`NOISY_SCAN_HU`, or None."""
+    if reference.noise_sd_hu <= NOISY_SCAN_HU:
+        return None
+    return (f"The image is noisy (noise {reference.noise_sd_hu:.0f} HU in the heart region; calcium scoring "
+            f"is reliable up to about {NOISY_SCAN_HU:.0f} HU): at the 130 HU threshold noise forms specks "
+            "that look like small calcifications, so small lesions may be noise and the score may be too "
+            "high. Check the small marked calcifications, or use a smoother (softer kernel or thicker) "
+            "reconstruction.")
 
 
 def _groups(columns: np.ndarray, names: Sequence[str]) -> str:

@@ -32,7 +32,7 @@ from cacscore.detection.descriptors import (
     describe_candidates,
     tissue_reference,
 )
-from cacscore.detection.domain import TrainingDomain, check_domain, scan_measures
+from cacscore.detection.domain import TrainingDomain, check_domain, noise_warning, scan_measures
 from cacscore.detection.thorax import Thorax, find_thorax
 from cacscore.errors import CacscoreError
 from cacscore.labels import Artery
@@ -373,6 +373,10 @@ class Predictor:
         labels = scan.candidates.paint(classes, dtype=np.uint8)
         timings["classify"] = time.perf_counter() - t
         warnings = [*doubts, *scan.warnings]
+        noisy = noise_warning(scan.reference)
+        if noisy:
+            warnings.append(noisy)
+            log.warning("%s", noisy)
         domain: dict[str, Any] = {}
         if self.domain is not None:
             check = check_domain(self.domain, scan_measures(volume, scan.reference), scan.descriptors,
