@@ -6,7 +6,9 @@ scan this prints the total Agatston score and, for every candidate called corona
 probability, slices, Agatston, volume, peak HU and two anatomical facts measured here independently of the
 classifier: the volume of the bright (>= 130 HU) structure it belongs to in the whole scan (bone is tens of
 ml) and whether it lies in the abdomen-only slices. With ``-o`` it also writes one picture per called
-lesion (the axial slice, soft-tissue window, its outline in the artery colour) and results.json.
+lesion (the axial slice, soft-tissue window, its outline in the artery colour), one picture per scan of
+every slice with a call (``<scan>_calls.png``, the calls in artery colours and the calls the decision
+rule's anatomy ruled out in yellow, dashed; docs/results.md shows them) and results.json.
 
     .venv/bin/python benchmarks/real_chest_ct.py [--model DIR] [-o OUT]
 """
@@ -90,6 +92,52 @@ def picture(volume, prediction, row: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def calls_picture(name: str, volume, prediction, path: Path, columns: int = 4) -> None:
+    """Every slice holding a call or a call ruled out by anatomy, cropped to the box of the heart ROI and of
+    those candidates plus 10 mm (window W 700, L 100), outlines in artery colours (ruled out: yellow,
+    dashed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    labels = prediction.candidates.label_map
+    cands = prediction.candidates.candidates
+    called = {c.index: Artery(int(k)) for c, k in zip(cands, prediction.classes, strict=True) if k}
+    ruled_out = [c.index for c, why in zip(cands, prediction.overruled, strict=True) if why]
+    shown = called.keys() | set(ruled_out)
+    slices = sorted({int(z) for i in shown for z in np.flatnonzero((labels == i).any(axis=(1, 2)))})
+    if not slices:
+        return
+    region = prediction.scan.roi | np.isin(labels, list(shown))
+    margin = int(10 / volume.spacing_zyx_mm[1])
+    ys, xs = (np.flatnonzero(region.any(axis=a)) for a in ((0, 2), (0, 1)))
+    crop = np.s_[max(ys[0] - margin, 0): ys[-1] + margin, max(xs[0] - margin, 0): xs[-1] + margin]
+    columns = min(columns, len(slices))
+    rows = -(-len(slices) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.2 * rows + 0.4), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, z in zip(axes.ravel(), slices, strict=False):
+        ax.imshow(volume.hu[z][crop], cmap="gray", vmin=-250, vmax=450)
+        here = labels[z][crop]
+        for index, artery in called.items():
+            if (here == index).any():
+                ax.contour(here == index, [0.5], colors=[np.array(artery.colour) / 255], linewidths=1)
+        for index in ruled_out:
+            if (here == index).any():
+                ax.contour(here == index, [0.5], colors="yellow", linewidths=1.5, linestyles="dashed")
+        ax.set_title(f"{name} slice {z}", fontsize=8)
+    handles = [Line2D([], [], color=np.array(a.colour) / 255, label=a.name)
+               for a in (Artery.LAD, Artery.LCX, Artery.RCA)]
+    handles.append(Line2D([], [], color="gold", linestyle="dashed", label="ruled out by anatomy"))
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -120,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             args.output.mkdir(parents=True, exist_ok=True)
             for r in rows:
                 picture(volume, prediction, r, args.output / f"{name}_{r['index']}_{r['artery']}.png")
+            calls_picture(name, volume, prediction, args.output / f"{name}_calls.png")
     if args.output is not None:
         (args.output / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
     return 0
