@@ -9,6 +9,9 @@ classifier's own descriptors:
   are about 1-2 ml. No coronary label may touch a bright structure of 5 ml or more.
 - abdomen: lung2's slices 0-14 hold only the liver, stomach, spleen and kidneys (its heart begins at slice
   16; test_heart_roi_real.py); no coronary label may lie there.
+- chest wall: lung2's chest wall in front of the heart (skin to the sternum's back) is about 27 mm thick,
+  and its calcified costal cartilages lie 18-24 mm behind the skin (read on slices 18-30); the heart and its
+  arteries lie behind the chest wall. No coronary label may lie within 30 mm of the skin.
 """
 
 from __future__ import annotations
@@ -55,3 +58,14 @@ def test_no_coronary_label_in_bone(predicted, name):
 def test_no_coronary_label_in_the_abdomen(predicted):
     _, prediction = predicted("lung2")
     assert not prediction.labels[:15].any(), "lung2: a coronary label in the abdomen (slices 0-14)"
+
+
+def test_no_coronary_label_in_the_chest_wall(predicted):
+    volume, prediction = predicted("lung2")
+    assert volume.direction[1, 1] > 0.5, "rows must grow towards the patient's back (LPS storage)"
+    skin = np.argmax(volume.hu > -300.0, axis=1)  # (z, x): the body's first row from the front
+    z, y, x = np.nonzero(prediction.labels)
+    depth_mm = (y - skin[z, x]) * volume.spacing_zyx_mm[1]
+    assert depth_mm.min(initial=np.inf) >= 30.0, (
+        f"lung2: a coronary label {depth_mm.min():.0f} mm behind the skin, in the chest wall "
+        f"(slice {z[depth_mm.argmin()]})")
