@@ -45,10 +45,11 @@ DESCRIPTOR_GROUPS: dict[str, tuple[str, ...]] = {
 
 #: Image noise (HU; :class:`TissueReference` noise_sd_hu, measured in the heart region) above which a
 #: scan's score is flagged. At the 130 HU threshold noise of this size makes calcium-like specks by the
-#: hundred: on the phantom cohort of 40 random acquisitions (docs/results.md, cohort c; model v3) the 25
-#: scans measuring up to 35 HU had 0.3 false-positive lesions per scan, the 15 above 11; calcium-scoring scans
-#: are usually reconstructed at 15-30 HU, the two real chest CTs measure 7 and 11 HU. The measure reads low
-#: on very noisy scans (it takes pixels of -30..130 HU, which truncates the noise: 60 HU reads about 41).
+#: hundred: on the phantom cohort of 40 random acquisitions (docs/results.md, cohort c; shipped model) the
+#: 25 scans measuring up to 35 HU had 0.32 false-positive lesions per scan, the 15 above 10;
+#: calcium-scoring scans are usually reconstructed at 15-30 HU, the two real chest CTs measure 7 and 11 HU.
+#: The measure reads low on very noisy scans (it takes pixels of -30..130 HU, which truncates the noise:
+#: 60 HU reads about 41).
 NOISY_SCAN_HU = 35.0
 
 #: Share of candidates with a descriptor outside the training range above which the scan is flagged.
