@@ -47,7 +47,7 @@ DESCRIPTOR_GROUPS: dict[str, tuple[str, ...]] = {
 #: scan's score is flagged. At the 130 HU threshold noise of this size makes calcium-like specks by the
 #: hundred: on the phantom cohort of 40 random acquisitions (docs/results.md, cohort c; shipped model) the
 #: 25 scans measuring up to 35 HU had 0.32 false-positive lesions per scan, the 15 above 10;
-#: calcium-scoring scans are usually reconstructed at 15-30 HU, the two real chest CTs measure 7 and 11 HU.
+#: the phantom's gated vendor presets draw 16-42 HU, the two real chest CTs measure 7 and 11 HU.
 #: The measure reads low on very noisy scans (it takes pixels of -30..130 HU, which truncates the noise:
 #: 60 HU reads about 41).
 NOISY_SCAN_HU = 35.0
