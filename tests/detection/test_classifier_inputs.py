@@ -147,3 +147,6 @@ def test_decision_rule_vetoes_calcium_in_front_of_the_rib_cage():
     assert DecisionRule().classes(p, d).tolist() == [1, 0, 1]
     assert DecisionRule().vetoes(d).tolist() == ["", "in front of the rib cage (chest wall)", ""]
     assert DecisionRule(require_inside_cage=False).classes(p, d).tolist() == [1, 1, 1]
+    codes, overruled = DecisionRule().decide(p, d)
+    assert codes.tolist() == [1, 0, 1]
+    assert overruled.tolist() == ["", "in front of the rib cage (chest wall)", ""]

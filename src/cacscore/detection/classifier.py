@@ -227,15 +227,22 @@ class DecisionRule:
     def classes(self, probabilities: np.ndarray, descriptors: np.ndarray | None = None) -> np.ndarray:
         """Artery code per candidate (0 = not coronary) from (N, 4) probabilities and, for the anatomical
         vetoes, the candidates' (N, len(DESCRIPTOR_NAMES)) descriptors (none applied without them)."""
+        return self.decide(probabilities, descriptors)[0]
+
+    def decide(self, probabilities: np.ndarray, descriptors: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(artery codes, overruled): :meth:`classes`, and per candidate the veto's reason where the
+        network called it coronary and anatomy did not ("" elsewhere)."""
         probabilities = np.asarray(probabilities)
-        if len(probabilities) == 0:
-            return np.zeros(0, np.uint8)
+        n = len(probabilities)
+        if n == 0:
+            return np.zeros(0, np.uint8), np.full(0, "", dtype=object)
         codes = np.asarray(self.class_codes, np.uint8)
         artery = codes[1 + np.argmax(probabilities[:, 1:], axis=1)]
-        coronary = 1.0 - probabilities[:, 0] >= self.min_coronary_probability
-        if descriptors is not None:
-            coronary &= self.vetoes(descriptors) == ""
-        return np.where(coronary, artery, codes[0]).astype(np.uint8)
+        called = 1.0 - probabilities[:, 0] >= self.min_coronary_probability
+        reasons = self.vetoes(descriptors) if descriptors is not None else np.full(n, "", dtype=object)
+        coronary = called & (reasons == "")
+        return np.where(coronary, artery, codes[0]).astype(np.uint8), np.where(called, reasons, "")
 
     def vetoes(self, descriptors: np.ndarray) -> np.ndarray:
         """Per candidate, the anatomical reason it cannot be coronary ("" where there is none)."""

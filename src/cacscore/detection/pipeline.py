@@ -368,8 +368,7 @@ class Predictor:
         n_classes = len(self.rule.class_codes)
         probabilities = (self.engine.predict_proba(inputs) if len(scan.candidates)
                          else np.zeros((0, n_classes), np.float32))
-        classes = self.rule.classes(probabilities, scan.descriptors)
-        overruled = np.where(self.rule.classes(probabilities) > 0, self.rule.vetoes(scan.descriptors), "")
+        classes, overruled = self.rule.decide(probabilities, scan.descriptors)
         labels = scan.candidates.paint(classes, dtype=np.uint8)
         timings["classify"] = time.perf_counter() - t
         warnings = [*doubts, *scan.warnings]
