@@ -62,3 +62,19 @@ def test_lung1_roi_holds_the_heart_and_not_the_spine(lung1):
     assert np.flatnonzero(roi.any(axis=(1, 2)))[-1] <= 20, "the ROI climbs into the great vessels"
     rows, cols = _disc(volume, 6, 440, 256, 10.0)
     assert not roi[6][rows, cols].any(), "the vertebral body is inside the ROI"
+
+
+def test_the_same_patient_stored_mirrored_gets_the_mirrored_roi(lung2):
+    """lung2 stored with its columns reversed (the x axis of the header reversed with them, so the patient
+    is unchanged) must get the same ROI, mirrored: nothing of a patient's heart depends on how the array is
+    stored. (With the working grid's crop at one end, mirroring moved every block by a pixel and the ROI's
+    top by 6 slices; 512 columns in blocks of 3 leave 2, one cropped at each side, so it is exact.)"""
+    from dataclasses import replace
+
+    volume, roi = lung2
+    direction = volume.direction.copy()
+    direction[:, 0] *= -1.0
+    origin = volume.index_to_physical(np.array([0.0, 0.0, volume.shape[2] - 1.0]))
+    mirrored = replace(volume, hu=volume.hu[:, :, ::-1].copy(), direction=direction,
+                       origin_xyz_mm=tuple(origin))
+    assert np.array_equal(heart_roi(mirrored)[:, :, ::-1], roi)

@@ -74,8 +74,12 @@ class RoiSettings:
         superior_area_fraction: superior slices with less core area than this fraction of the largest
             slice area are not heart.
         waist_fraction: above the peak, once the core area is below this fraction of the largest slice
-            area, the first slice whose area no longer shrinks is the heart's top (the great vessels keep
-            their cross-section while the heart tapers to its base).
+            area, the first slice whose area no longer shrinks by ``waist_taper_per_mm`` is the heart's
+            top (the great vessels keep their cross-section while the heart tapers to its base).
+        waist_taper_per_mm: the least shrink of the area (a fraction per mm of height) that is still the
+            heart's base narrowing (lung2's base: 1.5-3 % per mm; the great vessels above it: 0.4 %, i.e.
+            noise). Without it a 2 % wobble of the area on the great vessels' plateau (the working grid
+            shifted by a pixel, e.g. the scan stored mirrored) moved lung2's top by 6 slices.
         beyond_hull_mm: how far (mm) beyond the lungs' convex hull the heart may reach where it lies against
             the anterior chest wall and the lungs do not wrap around it (30 mm: a phantom heart's anterior
             top lay 31-33 mm in front of the hull; the 12 mm opening keeps thinner chest-wall muscle out).
@@ -106,6 +110,7 @@ class RoiSettings:
     margin_mm: float = 11.0
     superior_area_fraction: float = 0.15
     waist_fraction: float = 0.6
+    waist_taper_per_mm: float = 0.01
     extend_up_mm: float = 15.0
     beyond_hull_mm: float = 30.0
     extend_mm: float = 9.0
@@ -261,8 +266,9 @@ def _limit_heart_slices(core: np.ndarray, frame: _Frame, settings: RoiSettings) 
     # `waist_fraction` of the peak: the area is flat near the peak too), or where it falls below
     # `superior_area_fraction` of the peak.
     z = z_peak
+    still = 1.0 - settings.waist_taper_per_mm * frame.spacing[0]
     while 0 <= z + step < nz and area[z + step] >= settings.superior_area_fraction * area[z_peak]:
-        if area[z] < settings.waist_fraction * area[z_peak] and area[z + step] >= area[z]:
+        if area[z] < settings.waist_fraction * area[z_peak] and area[z + step] >= still * area[z]:
             break
         z += step
     if superior_up:
