@@ -5,7 +5,10 @@ pixel size, kernel sharpness, calibration, how the array is stored. This script 
 time on each real CT (../shared/data/real-chest-ct), runs the model, and prints the total and per-artery
 Agatston, the risk category and the slices of the calls next to the unchanged scan's. A change of the
 image that is not a change of the calcium should change the calls little; where it changes them, the
-model reads the scanner, not the anatomy.
+model reads the scanner, not the anatomy. Some change of the score is physics (a softer kernel lowers the
+peaks, an offset raises them): the column "same calls" scores the unchanged scan's calls (mapped onto the
+changed image through patient coordinates, grown by 1 mm in-plane) on the changed image, i.e. what the
+score would be had the model called the same calcium.
 
 The changes (``VARIANTS``), each a realistic scanner difference:
 
@@ -41,7 +44,7 @@ from scipy import ndimage as ndi
 
 from cacscore.detection.pipeline import PredictOptions, load_predictor
 from cacscore.io import read_volume
-from cacscore.scoring import risk_category
+from cacscore.scoring import risk_category, score_volume
 from cacscore.volume import Volume
 
 SHARED = Path(os.environ.get("CACSCORE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -88,13 +91,36 @@ VARIANTS: dict[str, Callable[[Volume], Volume]] = {
 }
 
 
-def read(predictor, volume: Volume) -> dict:
-    """The model's reading of ``volume``: noise, Agatston total and per artery, category, calls' slices."""
+def labels_on(volume: Volume, native: Volume, labels: np.ndarray) -> np.ndarray:
+    """``labels`` (on ``native``'s grid) on ``volume``'s grid: nearest voxel through patient coordinates,
+    then grown by 1 mm in-plane (a blurred or resampled lesion spreads a little)."""
+    nz, ny, nx = volume.shape
+    yy, xx = np.meshgrid(np.arange(ny, dtype=float), np.arange(nx, dtype=float), indexing="ij")
+    inverse = np.linalg.inv(native.direction)
+    out = np.zeros(volume.shape, labels.dtype)
+    for z in range(nz):
+        zyx = np.stack([np.full_like(yy, z), yy, xx], axis=-1)
+        xyz = (volume.index_to_physical(zyx) - np.asarray(native.origin_xyz_mm)) @ inverse.T
+        idx = np.rint(xyz[..., ::-1] / np.asarray(native.spacing_zyx_mm)).astype(int)
+        inside = np.all((idx >= 0) & (idx < np.asarray(native.shape)), axis=-1)
+        out[z][inside] = labels[tuple(idx[inside].T)]
+    radius = max(1, round(1.0 / volume.spacing_zyx_mm[1]))
+    grown = ndi.grey_dilation(out, size=(1, 2 * radius + 1, 2 * radius + 1))
+    return np.where(out > 0, out, grown)
+
+
+def read(predictor, volume: Volume, native: Volume, native_labels: np.ndarray | None) -> dict:
+    """The model's reading of ``volume``: noise, Agatston total and per artery, category, calls' slices,
+    and the total of the native calls on this image (``native_labels`` None: this is the native scan)."""
     prediction = predictor.predict_volume(volume)
     agatston = prediction.score.agatston
     calls = [cand for cand, code in zip(prediction.candidates.candidates, prediction.classes, strict=True)
              if code]
+    labels = prediction.labels if native_labels is None else labels_on(volume, native, native_labels)
+    same = score_volume(volume, labels, predictor.settings).agatston["total"]
     return {
+        "labels": prediction.labels,
+        "same_calls_total": round(float(same), 1),
         "noise_sd_hu": round(prediction.scan.reference.noise_sd_hu, 1),
         "agatston": {k: round(float(agatston.get(k, 0.0)), 1) for k in ("total", "LAD", "LCX", "RCA")},
         "category": risk_category(float(agatston["total"])).label,
@@ -111,18 +137,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     predictor = load_predictor(PredictOptions(model_dir=args.model, kvp=120.0))
     readings: dict[str, dict[str, dict]] = {"model": predictor.model_info, "scans": {}}
-    print("| scan | image | noise HU | total | LAD | LCX | RCA | category | calls (slices) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| scan | image | noise HU | total | same calls | LAD | LCX | RCA | category | calls (slices) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name in ("lung1", "lung2"):
         native = read_volume(SCANS / f"{name}_image.nrrd")
         readings["scans"][name] = {}
+        native_labels = None
         for variant, change in VARIANTS.items():
-            r = read(predictor, change(native))
+            r = read(predictor, change(native), native, native_labels)
+            labels = r.pop("labels")
+            native_labels = labels if native_labels is None else native_labels
             readings["scans"][name][variant] = r
             a = r["agatston"]
-            print(f"| {name} | {variant} | {r['noise_sd_hu']} | {a['total']} | {a['LAD']} | {a['LCX']} | "
-                  f"{a['RCA']} | {r['category']} | {r['calls']} ({', '.join(map(str, r['call_slices']))}) |",
-                  flush=True)
+            print(f"| {name} | {variant} | {r['noise_sd_hu']} | {a['total']} | {r['same_calls_total']} | "
+                  f"{a['LAD']} | {a['LCX']} | {a['RCA']} | {r['category']} | "
+                  f"{r['calls']} ({', '.join(map(str, r['call_slices']))}) |", flush=True)
     if args.output is not None:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(readings, indent=1))
