@@ -168,6 +168,50 @@ def figures(out_dir: Path, seed: int, before: str | None) -> None:
         fig.tight_layout()
         fig.savefig(out_dir / f"phantom_vs_real_{wname}.png", dpi=60)
         plt.close(fig)
+    valve_figure(out_dir, real_dir)
+
+
+def valve_figure(out_dir: Path, real_dir: Path, first_seed: int = 9300, n: int = 3) -> None:
+    """lung1's calcified aortic root and valve (slice 12) beside the first ``n`` gated phantom cases from
+    ``first_seed`` on (siemens, category >400) with aortic valve calcium, at its largest slice, the same
+    114 mm square and window (L150 W700), the valve's calcium outlined in yellow."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from cacscore.io import read_volume
+    from cacscore.phantom import LookAlike, generate_case
+
+    side_mm = 114.0
+    real = read_volume(real_dir / "lung1_image.nrrd")
+    panels = [("real lung1, slice 12", real, 12, (320, 280), None)]
+    seed = first_seed
+    while len(panels) < n + 1:
+        case = generate_case(seed, "siemens", category=4, score=False)
+        valve = case.lookalikes == LookAlike.AORTIC_VALVE
+        if valve.any():
+            z = int(np.argmax(valve.sum(axis=(1, 2))))
+            centre = tuple(np.argwhere(valve[z]).mean(axis=0).astype(int))
+            panels.append((f"phantom seed {seed}, slice {z}", case.volume, z, centre, valve[z]))
+        seed += 1
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 4.8))
+    for ax, (title, vol, z, (cy, cx), outline) in zip(axes, panels, strict=True):
+        h = int(side_mm / 2 / vol.spacing_zyx_mm[1])
+        box = (slice(cy - h, cy + h), slice(cx - h, cx + h))
+        ax.imshow(vol.hu[z][box], cmap="gray", vmin=-200, vmax=500, extent=(0, side_mm, side_mm, 0))
+        if outline is not None:
+            ax.contour(np.linspace(0, side_mm, 2 * h), np.linspace(0, side_mm, 2 * h), outline[box], [0.5],
+                       colors="yellow", linewidths=0.7)
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("aortic valve calcium: real (left) and phantom (valve calcium in yellow); 114 mm, L150 W700",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out_dir / "phantom_aortic_valve.png", dpi=60)
+    plt.close(fig)
 
 
 def calibration_table(seeds: tuple[int, ...] = (0, 1, 2)) -> None:

@@ -8,8 +8,10 @@ objects planned here are rendered like lesions (supersampled, exact partial volu
   abdominal aorta (blood on one side, periaortic fat on the other), most frequent in the arch and the
   descending aorta and rising steeply with age (e.g. Takasu et al., Atherosclerosis 2008: thoracic aortic
   calcium in ~30 % at 45-55 and ~80 % over 75);
-- aortic valve calcification on the cusps in the aortic root and mitral annular calcification on the
-  posterior annulus, next to the left circumflex (Allison et al., ATVB 2006; ~5-10 % over 60);
+- aortic valve calcification on the cusps in the aortic root (hinge to free edge, nodules to a heavily
+  calcified valve), calcium in the wall of the root's sinuses next to the coronary ostia, and mitral
+  annular calcification on the posterior annulus, next to the left circumflex (Allison et al., ATVB 2006;
+  ~5-10 % over 60);
 - calcified mediastinal and hilar lymph nodes and lung granulomas (healed granulomatous infection, common:
   calcified granulomas in ~5-20 % of chest CTs depending on region);
 - abdominal calcium: liver and spleen granulomas, splenic artery wall calcification;
@@ -150,38 +152,63 @@ def _aortic_wall(rng, thorax: Thorax, age: float, burden: float, z_range) -> lis
     return out
 
 
+def _aortic_valve(rng, heart, blood: float, age: float) -> list[CalcObject]:
+    """Calcified aortic valve cusps (1-3): calcium along each cusp's hinge on the annulus, some spreading
+    towards its free edge, from a few nodules to a valve of several hundred mm3 at
+    over 1000 HU (lung1 of ../shared: 0.8 ml at 1040 HU). Aortic valve sclerosis (thickening and
+    calcification) is found in ~26 % of people over 65 (Stewart et al., J Am Coll Cardiol 1997) and shares
+    the risk factors of coronary calcium; the phantom draws it more often with age and coronary burden."""
+    f = frame_from(heart.root_axis)
+    r = heart.root_radius_mm
+    hinge = heart.root_centre - heart.root_axis * 0.2 * r
+    severity = rng.uniform(0.1, 1.0) * (0.5 + 0.5 * age)
+    base = rng.uniform(0, 2 * np.pi)
+    out = []
+    for j in range(int(rng.integers(1, 4))):
+        mid = base + j * 2 * np.pi / 3 + rng.uniform(-0.3, 0.3)
+        span = rng.uniform(0.2, 0.5 + 1.3 * severity)  # radians of the annulus
+        th = np.linspace(mid - span / 2, mid + span / 2, max(int(span * r / 1.5), 1))
+        dirs = np.cos(th)[:, None] * f[1] + np.sin(th)[:, None] * f[2]
+        # mostly on the hinge at the annulus (radius r: a crescent on the root's outline, as on lung1),
+        # some towards the free edge
+        radius = r * np.clip(1.0 - np.abs(rng.normal(0.0, 0.15, th.size)), 0.5, 1.0)
+        points = hinge + dirs * radius[:, None] + heart.root_axis * rng.normal(0.0, 1.0, (th.size, 1))
+        semi_r = rng.uniform(0.8, 1.0 + 1.0 * severity)
+        semi_c = rng.uniform(1.0, 1.5 + 2.0 * severity)
+        ells = chain(points, 1.5, semi_r, semi_c, rng.uniform(400, 700 + 700 * severity), rng, dirs)
+        out.append(CalcObject(LookAlike.AORTIC_VALVE.name, ells, blood,
+                              info={"where": "aortic valve", "centre_xyz_mm": _round(points.mean(axis=0))}))
+    return out
+
+
+def _aortic_root_wall(rng, heart, blood: float) -> list[CalcObject]:
+    """Curvilinear intimal calcium in the wall of the aortic root's sinuses (1-2 plaques), blood inside
+    and the fat collar or atria outside, at the level of the coronary ostia: next to where the left main
+    and the RCA leave the root, the look-alike a reader must tell from ostial coronary calcium."""
+    f = frame_from(heart.root_axis)
+    r = heart.root_radius_mm
+    out = []
+    for _ in range(int(rng.integers(1, 3))):
+        centre = heart.root_centre + heart.root_axis * rng.uniform(-0.3, 0.6) * r
+        mid, span = rng.uniform(0, 2 * np.pi), rng.uniform(0.2, 1.0)
+        th = np.linspace(mid - span / 2, mid + span / 2, max(int(span * r / 1.5), 1))
+        dirs = np.cos(th)[:, None] * f[1] + np.sin(th)[:, None] * f[2]
+        points = centre + dirs * r
+        ells = chain(points, 1.2, rng.uniform(0.5, 0.9), rng.uniform(1.0, 2.5), rng.uniform(300, 1000), rng,
+                     dirs)
+        where = {"where": "aortic root wall", "centre_xyz_mm": _round(points.mean(axis=0))}
+        out.append(CalcObject(LookAlike.AORTIC_WALL.name, ells, blood, info=where))
+    return out
+
+
 def _valves(rng, thorax: Thorax, age: float, burden: float) -> list[CalcObject]:
     heart = thorax.heart
     out = []
     blood = thorax.patient.hu.blood
-    if rng.random() < 0.25 * age * burden + 0.02:
-        f = frame_from(heart.root_axis)
-        base = rng.uniform(0, 2 * np.pi)
-        for j in range(int(rng.integers(1, 4))):
-            th = base + j * 2 * np.pi / 3 + rng.uniform(-0.3, 0.3)
-            d = np.cos(th) * f[1] + np.sin(th) * f[2]
-            c = (
-                heart.root_centre
-                - heart.root_axis * 0.2 * heart.root_radius_mm
-                + d * heart.root_radius_mm * rng.uniform(0.35, 0.7)
-            )
-            ells = chain(
-                c[None],
-                rng.uniform(1.0, 2.5),
-                rng.uniform(0.8, 2.0),
-                rng.uniform(1.0, 2.5),
-                rng.uniform(300, 1200),
-                rng,
-                d[None],
-            )
-            out.append(
-                CalcObject(
-                    LookAlike.AORTIC_VALVE.name,
-                    ells,
-                    blood,
-                    info={"where": "aortic valve", "centre_xyz_mm": _round(c)},
-                )
-            )
+    if rng.random() < 0.4 * age * burden + 0.03:
+        out += _aortic_valve(rng, heart, blood, age)
+    if rng.random() < 0.3 * age * burden + 0.02:
+        out += _aortic_root_wall(rng, heart, blood)
     if rng.random() < 0.15 * age * burden + 0.01:
         # Posterior mitral annulus: in the AV plane, behind the mitral valve's centre, next to the LCX.
         e_long = heart.frame[0]

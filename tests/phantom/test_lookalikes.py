@@ -1,0 +1,51 @@
+"""Where the phantom puts the aortic valve's and the aortic root's calcium (cacscore.phantom.lookalikes),
+checked against the anatomy: a cusp hinges on the annulus, the root's circle of radius r, and its calcium
+lies on the hinge or on the cusp towards the root's axis, never outside the root; root-wall calcium lies in
+the wall, at radius r, between the cusps and the sinotubular junction."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from cacscore.phantom.lookalikes import LookAlike, _aortic_root_wall, _aortic_valve
+
+#: An aortic root of radius 15 mm whose axis runs up and to the patient's right (world mm).
+_AXIS = np.array([-0.3, 0.0, 1.0]) / np.linalg.norm([-0.3, 0.0, 1.0])
+_ROOT = SimpleNamespace(root_centre=np.array([10.0, -20.0, 50.0]), root_axis=_AXIS, root_radius_mm=15.0)
+
+
+def _radial_and_axial(centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distance (mm) of points from the root's axis and their height along it above the root's centre."""
+    rel = centres - _ROOT.root_centre
+    axial = rel @ _AXIS
+    return np.linalg.norm(rel - axial[:, None] * _AXIS, axis=1), axial
+
+
+def test_valve_calcium_lies_on_the_cusps_inside_the_root():
+    r = _ROOT.root_radius_mm
+    for seed in range(40):
+        objects = _aortic_valve(np.random.default_rng(seed), _ROOT, 40.0, age=1.0)
+        assert 1 <= len(objects) <= 3  # one object per calcified cusp
+        for obj in objects:
+            assert obj.kind == LookAlike.AORTIC_VALVE.name and obj.background_hu == 40.0
+            centres = np.array([e.centre for e in obj.ellipsoids])
+            radial, axial = _radial_and_axial(centres)
+            # between half-way to the axis and the annulus; the hinge 0.2 r below the root's centre
+            # (+- 4 SD of the 1 mm scatter along the axis)
+            assert np.all((radial >= 0.5 * r - 1e-6) & (radial <= r + 1e-6))
+            assert np.all(np.abs(axial + 0.2 * r) <= 4.0)
+            assert all(300.0 <= e.density_hu <= 1400.0 for e in obj.ellipsoids)
+
+
+def test_root_wall_calcium_lies_in_the_wall_above_the_cusps():
+    r = _ROOT.root_radius_mm
+    for seed in range(40):
+        objects = _aortic_root_wall(np.random.default_rng(seed), _ROOT, 40.0)
+        assert 1 <= len(objects) <= 2
+        for obj in objects:
+            assert obj.kind == LookAlike.AORTIC_WALL.name
+            radial, axial = _radial_and_axial(np.array([e.centre for e in obj.ellipsoids]))
+            assert np.allclose(radial, r)
+            assert np.all((axial >= -0.3 * r - 1e-6) & (axial <= 0.6 * r + 1e-6))
