@@ -21,7 +21,7 @@ The changes (``VARIANTS``), each a realistic scanner difference:
 - ``soft0.6mm``: a softer kernel (Gaussian, sigma 0.6 mm in-plane). Agatston falls with it by physics (peaks
   fall): compare the calls, not only the totals.
 - ``hu+15``: calibration offset of +15 HU (within what scanners drift). Agatston rises with it by physics.
-- ``flipped-x``: the same image stored with the x axis reversed (another orientation in the header); the
+- ``mirrored-x``: the same image stored with the x axis reversed (another orientation in the header); the
   patient is unchanged, so the result must be identical.
 
     .venv/bin/python benchmarks/real_ct_stability.py [--model DIR] [-o results.json]
@@ -36,7 +36,6 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -44,39 +43,12 @@ from scipy import ndimage as ndi
 
 from cacscore.detection.pipeline import PredictOptions, load_predictor
 from cacscore.io import read_volume
+from cacscore.scanner_changes import add_noise, mirror_x, resample_in_plane, soften
 from cacscore.scoring import risk_category, score_volume
 from cacscore.volume import Volume
 
 SHARED = Path(os.environ.get("CACSCORE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 SCANS = SHARED / "data" / "real-chest-ct"
-
-
-def add_noise(volume: Volume, sd_hu: float, seed: int = 0) -> Volume:
-    """``volume`` plus Gaussian noise of SD ``sd_hu``, correlated in-plane over ~0.8 pixels."""
-    rng = np.random.default_rng(seed)
-    noise = ndi.gaussian_filter(rng.standard_normal(volume.shape).astype(np.float32), (0, 0.8, 0.8))
-    return volume.with_hu(volume.hu + noise * np.float32(sd_hu / noise.std()))
-
-
-def resample_in_plane(volume: Volume, pixel_mm: float) -> Volume:
-    """``volume`` resampled (linear) to square pixels of ``pixel_mm``; the origin stays at voxel (0, 0, 0)."""
-    factor = (volume.spacing_zyx_mm[1] / pixel_mm, volume.spacing_zyx_mm[2] / pixel_mm)
-    hu = ndi.zoom(volume.hu, (1.0, *factor), order=1).astype(np.float32)
-    return replace(volume, hu=hu, spacing_zyx_mm=(volume.spacing_zyx_mm[0], pixel_mm, pixel_mm))
-
-
-def soften(volume: Volume, sigma_mm: float) -> Volume:
-    """``volume`` blurred in-plane by a Gaussian of ``sigma_mm`` (a softer reconstruction kernel)."""
-    sigma = (0.0, sigma_mm / volume.spacing_zyx_mm[1], sigma_mm / volume.spacing_zyx_mm[2])
-    return volume.with_hu(ndi.gaussian_filter(volume.hu, sigma))
-
-
-def flip_x(volume: Volume) -> Volume:
-    """The same patient stored with the x index reversed (the header's x axis and origin follow)."""
-    direction = volume.direction.copy()
-    direction[:, 0] *= -1.0
-    origin = volume.index_to_physical(np.array([0.0, 0.0, volume.shape[2] - 1.0]))
-    return replace(volume, hu=volume.hu[:, :, ::-1].copy(), direction=direction, origin_xyz_mm=tuple(origin))
 
 
 VARIANTS: dict[str, Callable[[Volume], Volume]] = {
@@ -87,7 +59,7 @@ VARIANTS: dict[str, Callable[[Volume], Volume]] = {
     "pixel0.8": lambda v: resample_in_plane(v, 0.8),
     "soft0.6mm": lambda v: soften(v, 0.6),
     "hu+15": lambda v: v.with_hu(v.hu + np.float32(15.0)),
-    "flipped-x": flip_x,
+    "mirrored-x": mirror_x,
 }
 
 
