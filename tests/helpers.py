@@ -59,7 +59,8 @@ def model_calling_every_candidate(folder: Path) -> Path:
 
     shutil.copytree(shipped_model_dir(), folder)
     config = json.loads((folder / "config.json").read_text())
-    config["decision"].update(min_coronary_probability=0.0, require_fat=False, require_inside_cage=False)
+    config["decision"].update(min_coronary_probability=0.0, require_fat=False, require_inside_cage=False,
+                              require_outside_bone=False)
     (folder / "config.json").write_text(json.dumps(config))
     return folder
 

@@ -136,6 +136,20 @@ def test_decision_rule_needs_fat_near_a_coronary_candidate():
     assert DecisionRule().vetoes(d).tolist() == ["", "no fat within 10 mm"]
 
 
+def test_decision_rule_vetoes_calcium_in_bone():
+    """Three candidates called RCA with p 0.9, fat around each, behind the cage: none, a third and 0.97
+    of their voxels in bone (the last: lung1's lower sternum). Half or more in bone is bone: only the last
+    is vetoed, and only with ``require_outside_bone``."""
+    p = np.tile([0.1, 0.0, 0.0, 0.9], (3, 1))
+    d = np.zeros((3, len(DESCRIPTOR_NAMES)), np.float32)
+    d[:, DESCRIPTOR_NAMES.index("fat_2_5mm")] = 0.5
+    d[:, DESCRIPTOR_NAMES.index("rib_cage_depth_40mm")] = 0.5
+    d[:, DESCRIPTOR_NAMES.index("in_bone")] = [0.0, 1 / 3, 0.97]
+    assert DecisionRule().decide(p, d)[0].tolist() == [3, 3, 0]
+    assert DecisionRule().decide(p, d)[1].tolist() == ["", "", "in bone"]
+    assert DecisionRule(require_outside_bone=False).classes(p, d).tolist() == [3, 3, 3]
+
+
 def test_decision_rule_vetoes_calcium_in_front_of_the_rib_cage():
     """Three candidates the network calls LAD with p 0.8, all with fat around: 10 mm behind the cage's
     front (coronary), 4 mm in front of it (costal cartilage in the chest wall) and on it (depth 0: still

@@ -32,7 +32,7 @@ def _volume(hu: np.ndarray) -> Volume:
 def _thorax(shape: tuple[int, int, int], bone: np.ndarray | None = None) -> Thorax:
     """A thorax on a working grid equal to the volume's grid (factor 1), with the given bone."""
     empty = np.zeros(shape, bool)
-    grid = WorkGrid((1, 1), SPACING, shape, np.zeros(shape, np.float32), np.zeros(shape, np.float32))
+    grid = WorkGrid((1, 1), (0, 0), SPACING, shape, np.zeros(shape, np.float32), np.zeros(shape, np.float32))
     return Thorax(grid, ~empty, np.ones(shape[1:], bool), (), empty if bone is None else bone, True)
 
 
@@ -185,18 +185,25 @@ def test_offset_from_the_roi_centroid_in_patient_axes():
 
 def test_noise_over_soft_tissue():
     """White Gaussian noise of SD 20 HU on 40 HU soft tissue: the reference reads soft 40 and noise 20
-    (within the sampling error of ~13,000 pixel pairs), and a 240 HU peak lies 10 noise SDs above it."""
+    (within the sampling error of ~13,000 pixel pairs); a 150 HU peak lies 5.5 noise SDs above it (5.5 / 8
+    of the cap), a 440 HU one 20 SDs, capped at 8 (1.0): beyond 8 SDs the noise says nothing more."""
     rng = np.random.default_rng(0)
     hu = 40.0 + rng.normal(0.0, 20.0, (12, 64, 64))
-    hu[6, 30, 30] = 240.0
+    hu[6, 20, 20] = 150.0
+    hu[6, 40, 40] = 440.0
     volume = _volume(hu)
     roi = np.ones(hu.shape, bool)
     ref = tissue_reference(volume, roi)
     assert ref.soft_hu == pytest.approx(40.0, abs=1.0)
     assert ref.noise_sd_hu == pytest.approx(20.0, rel=0.05)
-    cands = find_candidates(volume, roi, threshold_hu=200.0, min_area_mm2=0.0)
+    cands = find_candidates(volume, roi, threshold_hu=145.0, min_area_mm2=0.0)
     d = describe_candidates(volume, cands, roi, _thorax(hu.shape), EXACT, reference=ref)
-    assert d[0, COL["peak_over_noise_10"]] == pytest.approx((240.0 - ref.soft_hu) / ref.noise_sd_hu / 10.0)
+    by_peak = {round(c.peak_hu): row for c, row in zip(cands.candidates, d, strict=True)}
+    assert sorted(by_peak) == [150, 440]
+    column = COL["peak_over_noise_8sd"]
+    assert by_peak[150][column] == pytest.approx((150.0 - ref.soft_hu) / ref.noise_sd_hu / 8)
+    assert by_peak[150][column] == pytest.approx(5.5 / 8, abs=0.04)
+    assert by_peak[440][column] == 1.0
 
 
 def test_no_candidates_give_an_empty_table():

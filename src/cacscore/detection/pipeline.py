@@ -42,7 +42,7 @@ from cacscore.volume import Volume
 log = get_logger(__name__)
 
 #: The model shipped inside the package (src/cacscore/models/shipped/<name>), used when no --model is given.
-SHIPPED_MODEL_NAME = "candidates-phantom-v3"
+SHIPPED_MODEL_NAME = "candidates-phantom-v4"
 
 MASK_FORMATS: dict[str, tuple[str, type]] = {
     "nifti": ("calcium.nii.gz", np.uint8),
@@ -335,7 +335,8 @@ class Predictor:
         self.rule = DecisionRule(float(decision.get("min_coronary_probability", 0.5)),
                                  tuple(config.get("class_codes", (0, 1, 2, 3))),
                                  bool(decision.get("require_fat", True)),
-                                 bool(decision.get("require_inside_cage", True)))
+                                 bool(decision.get("require_inside_cage", True)),
+                                 bool(decision.get("require_outside_bone", True)))
         self.domain = TrainingDomain.from_dict(config["domain"]) if "domain" in config else None
         self.connectivity = int(config.get("candidates", {}).get("connectivity", 26))
         self.settings = get_preset(options.scoring_preset)

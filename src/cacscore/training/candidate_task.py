@@ -516,9 +516,11 @@ def fit_candidates(
         "seed": options.seed,
         "options": options.to_dict(),
         "decision": {"rule": "coronary when 1 - p(not coronary) >= min_coronary_probability, some fat lies "
-                             "within 10 mm (require_fat) and it lies behind the rib cage's front "
-                             "(require_inside_cage), then the most probable artery",
+                             "within 10 mm (require_fat), it lies behind the rib cage's front "
+                             "(require_inside_cage) and less than half of it in bone "
+                             "(require_outside_bone), then the most probable artery",
                      "min_coronary_probability": 0.5, "require_fat": True, "require_inside_cage": True,
+                     "require_outside_bone": True,
                      "temperature": result.temperature, "temperature_folded": result.temperature_folded},
         "domain": domain.to_dict(),
         "split": {"mode": "patient", "fractions": list(recipe.fractions), "seed": options.seed,
