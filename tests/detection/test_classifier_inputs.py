@@ -145,8 +145,9 @@ def test_decision_rule_vetoes_calcium_in_bone():
     d[:, DESCRIPTOR_NAMES.index("fat_2_5mm")] = 0.5
     d[:, DESCRIPTOR_NAMES.index("rib_cage_depth_40mm")] = 0.5
     d[:, DESCRIPTOR_NAMES.index("in_bone")] = [0.0, 1 / 3, 0.97]
-    assert DecisionRule().decide(p, d)[0].tolist() == [3, 3, 0]
-    assert DecisionRule().decide(p, d)[1].tolist() == ["", "", "in bone"]
+    codes, overruled = DecisionRule().decide(p, d)
+    assert codes.tolist() == [3, 3, 0]
+    assert overruled.tolist() == ["", "", "in bone"]
     assert DecisionRule(require_outside_bone=False).classes(p, d).tolist() == [3, 3, 3]
 
 

@@ -19,8 +19,8 @@ for more changes):
 - the same scan stored mirrored (another orientation in the header) must get the same labels, mirrored;
 - with 15 HU of noise added (7 and 11 HU become 17-18 HU, the noise of a routine 3 mm calcium-scoring
   scan) the model must call the same calcium: its total within 25 % of what the native scan's calls score
-  on the noisy image (noise itself moves that total by 2-18 % here). The previous model scored lung1 at
-  507 with noise and 14 without: it read the scanner's noise, not the calcium.
+  on the noisy image (noise itself moved that total by 1-18 % for v3's and v4's calls). The previous
+  model scored lung1 at 507 with noise and 14 without: it read the scanner's noise, not the calcium.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ DESCRIPTOR_GROUPS: dict[str, tuple[str, ...]] = {
 
 #: Image noise (HU; :class:`TissueReference` noise_sd_hu, measured in the heart region) above which a
 #: scan's score is flagged. At the 130 HU threshold noise of this size makes calcium-like specks by the
-#: hundred: on the phantom cohort of 40 random acquisitions (docs/results.md, cohort c; shipped model) the
+#: hundred: on the phantom cohort of 40 random acquisitions (docs/results.md, cohort c; model v3) the
 #: 25 scans measuring up to 35 HU had 0.32 false-positive lesions per scan, the 15 above 10;
 #: the phantom's gated vendor presets draw 16-42 HU, the two real chest CTs measure 7 and 11 HU.
 #: The measure reads low on very noisy scans (it takes pixels of -30..130 HU, which truncates the noise:

@@ -154,8 +154,8 @@ def _aortic_wall(rng, thorax: Thorax, age: float, burden: float, z_range) -> lis
 
 def _aortic_valve(rng, heart, blood: float, age: float) -> list[CalcObject]:
     """Calcified aortic valve cusps (1-3): calcium along each cusp's hinge on the annulus, some spreading
-    towards its free edge, from a few nodules to a valve of several hundred mm3 at
-    over 1000 HU (lung1 of ../shared: 0.8 ml at 1040 HU). Aortic valve sclerosis (thickening and
+    towards its free edge, from a few nodules to a valve of several hundred mm3 at over 1000 HU (lung1 of
+    ../shared: 0.8 ml at 1040 HU). Aortic valve sclerosis (thickening and
     calcification) is found in ~26 % of people over 65 (Stewart et al., J Am Coll Cardiol 1997) and shares
     the risk factors of coronary calcium; the phantom draws it more often with age and coronary burden."""
     f = frame_from(heart.root_axis)
