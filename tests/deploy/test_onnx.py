@@ -101,7 +101,8 @@ def _registry_inputs(name: str) -> dict[str, tuple[int, ...]]:
 
     if name in REGISTRY_INPUTS:
         return REGISTRY_INPUTS[name]
-    if MODELS[name].target.endswith("candidate_net:CandidateNet"):
+    if MODELS[name].target.split(".")[-1] in ("candidate_net:CandidateNet",
+                                              "candidate_ensemble:CandidateEnsemble"):
         return REGISTRY_INPUTS["candidates"]
     raise AssertionError(f"no input shape known for registered model {name!r}; add it to REGISTRY_INPUTS")
 

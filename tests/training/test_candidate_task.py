@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from cacscore.datasets import Case
 from cacscore.detection.classifier import INPUT_KIND
@@ -84,3 +85,29 @@ def test_smoke_training_writes_a_usable_reproducible_model(cases, tmp_path):
 def test_folds_are_refused(cases, tmp_path):
     with pytest.raises(CacscoreError, match="folds"):
         train_candidates(cases, "smoke", tmp_path / "x", TrainOptions(folds=3))
+
+
+def test_ensemble_members_are_the_single_networks_of_their_seeds(cases, tmp_path):
+    """Member k of an ensemble is the network one would train alone with seed + k on the same samples; the
+    ensemble folder predicts with both (the mean itself: tests/models/test_candidate_ensemble.py)."""
+    from cacscore.training.candidate_task import fit_candidates, sample_cases
+
+    options = TrainOptions(seed=3, num_threads=1, roi_source="auto")
+    collected = sample_cases(cases, CANDIDATE_RECIPES["smoke-ensemble"][1], options)
+    ens = fit_candidates(cases, collected, "smoke-ensemble", tmp_path / "ens", options)
+    alone = fit_candidates(cases, collected, "smoke", tmp_path / "alone", options)
+    config = json.loads((ens / "config.json").read_text())
+    assert config["architecture"]["name"] == "candidate_ensemble"
+    assert config["architecture"]["kwargs"]["n_members"] == 2
+    assert len(config["training"]["members"]) == 2 and len(config["decision"]["temperature"]) == 2
+    ensemble, single = TorchEngine(ens, device="cpu"), TorchEngine(alone, device="cpu")
+    first, second = (m.state_dict() for m in ensemble.model.members)
+    for name, value in single.model.state_dict().items():
+        torch.testing.assert_close(first[name], value)
+    assert any(not torch.equal(first[k], second[k]) for k in first if first[k].is_floating_point())
+    volume = cases[1].load_volume()
+    prediction = Predictor(ensemble).predict_volume(volume)
+    assert len(prediction.candidates) > 0
+    member_p = Predictor(single).predict_volume(volume).probabilities
+    assert prediction.probabilities.shape == member_p.shape
+    assert not np.allclose(prediction.probabilities, member_p)  # the second member takes part

@@ -39,6 +39,10 @@ MODELS: dict[str, ModelSpec] = {
         "candidate classifier: multi-scale 2.5-D patches + heart-ROI position features, 4 classes "
         "(not coronary, LAD, LCX, RCA)",
     ),
+    "candidate_ensemble": ModelSpec(
+        "cacscore.models.candidate_ensemble:CandidateEnsemble",
+        "several candidate_net members trained from different seeds, their probabilities averaged",
+    ),
 }
 
 

@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -40,6 +41,9 @@ from cacscore.log import get_logger
 from cacscore.training.options import TrainOptions
 from cacscore.training.recipes import Recipe
 from cacscore.volume import Volume
+
+if TYPE_CHECKING:
+    from cacscore.training.trainer import ArrayData, TrainResult
 
 log = get_logger(__name__)
 
@@ -146,8 +150,20 @@ CANDIDATE_RECIPES: dict[str, tuple[Recipe, CandidateSampling]] = {
         )
         for group in _GROUPS
     },
+    "ensemble": (
+        _recipe("ensemble", "5 CandidateNets of the default recipe from seeds seed..seed+4 on the same "
+                "samples and split, probabilities averaged", {"n_members": 5},
+                architecture="candidate_ensemble"),
+        CandidateSampling(),
+    ),
     "smoke": (
         _recipe("smoke", "tiny CandidateNet, 2 epochs (tests only)", {"width": 4, "dropout": 0.0}, epochs=2,
+                early_stopping_patience=None, fractions=(0.67, 0.33, 0.0)),
+        CandidateSampling(n_augment=1, max_negatives_per_case=10),
+    ),
+    "smoke-ensemble": (
+        _recipe("smoke-ensemble", "2 tiny CandidateNets, 2 epochs (tests only)",
+                {"width": 4, "dropout": 0.0, "n_members": 2}, architecture="candidate_ensemble", epochs=2,
                 early_stopping_patience=None, fractions=(0.67, 0.33, 0.0)),
         CandidateSampling(n_augment=1, max_negatives_per_case=10),
     ),
@@ -157,12 +173,13 @@ CANDIDATE_RECIPES: dict[str, tuple[Recipe, CandidateSampling]] = {
 def candidate_recipe(recipe: Recipe | str) -> tuple[Recipe, CandidateSampling]:
     """The candidates task's recipe for what ``cacscore train --recipe`` gave (a name or a Recipe).
 
-    A Recipe whose architecture is ``candidate_net`` is used as it is (with the default sampling); any other
-    is looked up by name in :data:`CANDIDATE_RECIPES` (so ``--recipe default`` means this task's default).
+    A Recipe whose architecture is ``candidate_net`` or ``candidate_ensemble`` is used as it is (with the
+    default sampling); any other is looked up by name in :data:`CANDIDATE_RECIPES` (so ``--recipe default``
+    means this task's default).
     """
     from cacscore.errors import CacscoreError
 
-    if isinstance(recipe, Recipe) and recipe.architecture == "candidate_net":
+    if isinstance(recipe, Recipe) and recipe.architecture in ("candidate_net", "candidate_ensemble"):
         return recipe, CANDIDATE_RECIPES.get(recipe.name, CANDIDATE_RECIPES["default"])[1]
     name = recipe if isinstance(recipe, str) else recipe.name
     if name not in CANDIDATE_RECIPES:
@@ -444,14 +461,7 @@ def fit_candidates(
     from cacscore.models.candidate_net import CLASS_CODES, CLASS_NAMES
     from cacscore.models.checkpoint import json_text, save_model_folder
     from cacscore.training.splits import indices_by_patient, split_by_patient, unique_patients
-    from cacscore.training.trainer import (
-        ArrayData,
-        predict_logits,
-        resolve_device,
-        seeded_model,
-        softmax_np,
-        train_classifier,
-    )
+    from cacscore.training.trainer import ArrayData, predict_logits, resolve_device, softmax_np
 
     cases, (recipe, sampling) = _check(cases, recipe, options)
     overrides = {k: v for k, v in (("epochs", options.epochs),) if v is not None}
@@ -481,22 +491,17 @@ def fit_candidates(
     def arrays(s: CandidateSamples) -> ArrayData:
         return ArrayData(s.inputs, s.targets)
 
-    model = seeded_model(recipe.architecture, recipe.architecture_kwargs, options.seed)
     features = plain_train.inputs["features"]
-    model.set_feature_scaling(features.mean(axis=0), features.std(axis=0))
     device = resolve_device(options.device)
-    result = train_classifier(model, arrays(splits["train"]), arrays(splits["val"]), recipe,
-                              _identity_transform, seed=options.seed, device=device,
-                              num_threads=options.num_threads, progress=options.progress,
-                              description="train candidates")
-    if not result.temperature_folded and result.temperature != 1.0:
-        raise CacscoreError("the calibration temperature could not be folded into the network")
-    metrics: dict = {"temperature": result.temperature}
+    model, runs = _fit_networks(recipe, arrays(splits["train"]), arrays(splits["val"]),
+                                (features.mean(axis=0), features.std(axis=0)), options, device)
+    temperatures = [r.temperature for r in runs]
+    metrics: dict = {"temperature": temperatures[0] if len(runs) == 1 else temperatures}
     for name in ("train", "val", "test"):
         data = splits[name]
         if len(data):
             plain = data if name != "train" else data.subset(np.flatnonzero(~data.augmented))
-            logits = predict_logits(result.model, arrays(plain), _identity_transform, device)
+            logits = predict_logits(model, arrays(plain), _identity_transform, device)
             metrics[name] = classification_metrics(softmax_np(logits), plain.targets)
     config = {
         "task": "candidates",
@@ -521,11 +526,13 @@ def fit_candidates(
                              "(require_outside_bone), then the most probable artery",
                      "min_coronary_probability": 0.5, "require_fat": True, "require_inside_cage": True,
                      "require_outside_bone": True,
-                     "temperature": result.temperature, "temperature_folded": result.temperature_folded},
+                     "temperature": metrics["temperature"], "temperature_folded": True},
         "domain": domain.to_dict(),
         "split": {"mode": "patient", "fractions": list(recipe.fractions), "seed": options.seed,
                   "stratified_by_vendor": bool(options.stratify_vendor)},
-        "training": {"sampling_seconds": round(sampling_seconds, 2), **result.training_record(recipe.epochs)},
+        "training": {"sampling_seconds": round(sampling_seconds, 2),
+                     **(runs[0].training_record(recipe.epochs) if len(runs) == 1 else
+                        {"members": [r.training_record(recipe.epochs) for r in runs]})},
     }
     dataset = {
         "n_cases": len(cases),
@@ -536,7 +543,46 @@ def fit_candidates(
         "n_samples": len(samples),
         "phantom_seeds": _phantom_seeds(cases),
     }
-    out = save_model_folder(out_dir, result.model.cpu(), architecture=recipe.architecture,
+    out = save_model_folder(out_dir, model.cpu(), architecture=recipe.architecture,
                             architecture_kwargs=recipe.architecture_kwargs, config=config, metrics=metrics,
                             dataset=dataset, extra_files={"split.json": json_text(groups)})
     return out
+
+
+def _fit_networks(
+    recipe: Recipe,
+    train: ArrayData,
+    val: ArrayData,
+    feature_scaling: tuple[np.ndarray, np.ndarray],
+    options: TrainOptions,
+    device: object,
+) -> tuple[object, list[TrainResult]]:
+    """Train the recipe's network: one CandidateNet, or each member of a CandidateEnsemble in turn.
+
+    Member ``k`` is initialised and shuffled with seed ``options.seed + k`` on the same samples and split,
+    and its calibration temperature is folded into its own last layer. Returns (the network, the
+    :class:`~cacscore.training.trainer.TrainResult` of each trained CandidateNet).
+    """
+    from cacscore.errors import CacscoreError
+    from cacscore.models import build_model
+    from cacscore.training.trainer import seeded_model, train_classifier
+
+    kwargs = dict(recipe.architecture_kwargs)
+    n_members = int(kwargs.pop("n_members", 1)) if recipe.architecture == "candidate_ensemble" else 0
+    runs = []
+    for k in range(max(n_members, 1)):
+        net = seeded_model("candidate_net", kwargs, options.seed + k)
+        net.set_feature_scaling(*feature_scaling)
+        label = f"train candidates (member {k + 1}/{n_members})" if n_members else "train candidates"
+        result = train_classifier(net, train, val, recipe, _identity_transform, seed=options.seed + k,
+                                  device=device, num_threads=options.num_threads,
+                                  progress=options.progress, description=label)
+        if not result.temperature_folded and result.temperature != 1.0:
+            raise CacscoreError("the calibration temperature could not be folded into the network")
+        runs.append(result)
+    if not n_members:
+        return runs[0].model, runs
+    ensemble = build_model("candidate_ensemble", n_members=n_members, **kwargs)
+    for member, result in zip(ensemble.members, runs, strict=True):
+        member.load_state_dict(result.model.state_dict())
+    return ensemble.to(device).eval(), runs
