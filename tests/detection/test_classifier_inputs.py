@@ -131,6 +131,7 @@ def test_decision_rule_needs_fat_near_a_coronary_candidate():
     d[:, DESCRIPTOR_NAMES.index("bright_0_2mm")] = 0.3  # bright and air shares do not count as fat
     d[:, DESCRIPTOR_NAMES.index("air_5_10mm")] = 0.2
     d[0, DESCRIPTOR_NAMES.index("fat_5_10mm")] = 0.05
+    d[:, DESCRIPTOR_NAMES.index("rib_cage_depth_40mm")] = 1.0  # 40 mm behind the cage's front
     assert DecisionRule().classes(p, d).tolist() == [3, 0]
     assert DecisionRule(require_fat=False).classes(p, d).tolist() == [3, 3]
     assert DecisionRule().vetoes(d).tolist() == ["", "no fat within 10 mm"]
@@ -151,17 +152,20 @@ def test_decision_rule_vetoes_calcium_in_bone():
     assert DecisionRule(require_outside_bone=False).classes(p, d).tolist() == [3, 3, 3]
 
 
-def test_decision_rule_vetoes_calcium_in_front_of_the_rib_cage():
-    """Three candidates the network calls LAD with p 0.8, all with fat around: 10 mm behind the cage's
-    front (coronary), 4 mm in front of it (costal cartilage in the chest wall) and on it (depth 0: still
-    inside). Only the one in front is vetoed, and only with ``require_inside_cage``."""
-    p = np.tile([0.2, 0.8, 0.0, 0.0], (3, 1))
-    d = np.zeros((3, len(DESCRIPTOR_NAMES)), np.float32)
+def test_decision_rule_vetoes_calcium_in_the_chest_wall():
+    """Four candidates the network calls LAD with p 0.8, all with fat around: 15 mm behind the cage's
+    front (coronary), 4 mm in front of it and 3.8 mm behind it (costal cartilage in the chest wall, as
+    beside lung2's sternum), and exactly 8 mm behind it (the margin: kept). The two in the wall are
+    vetoed, and only with ``require_inside_cage``; with a margin of 0 only the one in front is."""
+    p = np.tile([0.2, 0.8, 0.0, 0.0], (4, 1))
+    d = np.zeros((4, len(DESCRIPTOR_NAMES)), np.float32)
     d[:, DESCRIPTOR_NAMES.index("fat_2_5mm")] = 0.5
-    d[:, DESCRIPTOR_NAMES.index("rib_cage_depth_40mm")] = [10 / 40, -4 / 40, 0.0]
-    assert DecisionRule().classes(p, d).tolist() == [1, 0, 1]
-    assert DecisionRule().vetoes(d).tolist() == ["", "in front of the rib cage (chest wall)", ""]
-    assert DecisionRule(require_inside_cage=False).classes(p, d).tolist() == [1, 1, 1]
+    d[:, DESCRIPTOR_NAMES.index("rib_cage_depth_40mm")] = [15 / 40, -4 / 40, 3.8 / 40, 8 / 40]
+    wall = "in the chest wall (less than 8 mm behind the rib cage's front)"
+    assert DecisionRule().classes(p, d).tolist() == [1, 0, 0, 1]
+    assert DecisionRule().vetoes(d).tolist() == ["", wall, wall, ""]
+    assert DecisionRule(require_inside_cage=False).classes(p, d).tolist() == [1, 1, 1, 1]
+    assert DecisionRule(min_cage_depth_mm=0.0).classes(p, d).tolist() == [1, 0, 1, 1]
     codes, overruled = DecisionRule().decide(p, d)
-    assert codes.tolist() == [1, 0, 1]
-    assert overruled.tolist() == ["", "in front of the rib cage (chest wall)", ""]
+    assert codes.tolist() == [1, 0, 0, 1]
+    assert overruled.tolist() == ["", wall, wall, ""]

@@ -336,7 +336,8 @@ class Predictor:
                                  tuple(config.get("class_codes", (0, 1, 2, 3))),
                                  bool(decision.get("require_fat", True)),
                                  bool(decision.get("require_inside_cage", True)),
-                                 bool(decision.get("require_outside_bone", True)))
+                                 bool(decision.get("require_outside_bone", True)),
+                                 float(decision.get("min_cage_depth_mm", DecisionRule.min_cage_depth_mm)))
         self.domain = TrainingDomain.from_dict(config["domain"]) if "domain" in config else None
         self.connectivity = int(config.get("candidates", {}).get("connectivity", 26))
         self.settings = get_preset(options.scoring_preset)

@@ -521,10 +521,11 @@ def fit_candidates(
         "seed": options.seed,
         "options": options.to_dict(),
         "decision": {"rule": "coronary when 1 - p(not coronary) >= min_coronary_probability, some fat lies "
-                             "within 10 mm (require_fat), it lies behind the rib cage's front "
-                             "(require_inside_cage) and less than half of it in bone "
+                             "within 10 mm (require_fat), it lies min_cage_depth_mm or more behind "
+                             "the rib cage's front (require_inside_cage) and less than half of it in bone "
                              "(require_outside_bone), then the most probable artery",
                      "min_coronary_probability": 0.5, "require_fat": True, "require_inside_cage": True,
+                     "min_cage_depth_mm": 8.0,
                      "require_outside_bone": True,
                      "temperature": metrics["temperature"], "temperature_folded": True},
         "domain": domain.to_dict(),
