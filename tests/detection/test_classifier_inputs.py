@@ -169,3 +169,12 @@ def test_decision_rule_vetoes_calcium_in_the_chest_wall():
     codes, overruled = DecisionRule().decide(p, d)
     assert codes.tolist() == [1, 0, 0, 1]
     assert overruled.tolist() == ["", wall, wall, ""]
+
+
+def test_decision_rule_from_a_model_folders_config():
+    """What config.json says is used; what it lacks (an older folder: no margin recorded) is the class's
+    default; the block's other entries (the rule's text, the temperature) are not settings."""
+    rule = DecisionRule.from_config({"rule": "text", "temperature": 1.4, "min_coronary_probability": 0.3,
+                                     "require_fat": False}, (0, 1, 2, 3))
+    assert rule == DecisionRule(min_coronary_probability=0.3, require_fat=False)
+    assert rule.min_cage_depth_mm == 8.0 and rule.require_outside_bone

@@ -18,7 +18,7 @@ rescales, shifts, blurs and adds noise to it, and jitters the position descripto
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 from scipy import ndimage
@@ -235,6 +235,15 @@ class DecisionRule:
     require_inside_cage: bool = True
     require_outside_bone: bool = True
     min_cage_depth_mm: float = 8.0
+
+    @classmethod
+    def from_config(cls, decision: dict, class_codes: tuple[int, ...]) -> DecisionRule:
+        """The rule of a model folder's config.json ``decision`` block; a setting it lacks (a folder older
+        than the setting) takes this class's default."""
+        default = cls()
+        given = {f.name: type(getattr(default, f.name))(decision[f.name]) for f in fields(cls)
+                 if f.name != "class_codes" and f.name in decision}
+        return cls(class_codes=tuple(int(c) for c in class_codes), **given)
 
     def classes(self, probabilities: np.ndarray, descriptors: np.ndarray | None = None) -> np.ndarray:
         """Artery code per candidate (0 = not coronary) from (N, 4) probabilities and, for the anatomical

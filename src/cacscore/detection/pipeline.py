@@ -331,13 +331,8 @@ class Predictor:
         config = engine.config
         self.spec = CandidateInputSpec.from_dict(config.get("input_spec", {}))
         self.class_names = list(config.get("class_names", ["not coronary", "LAD", "LCX", "RCA"]))
-        decision = config.get("decision", {})
-        self.rule = DecisionRule(float(decision.get("min_coronary_probability", 0.5)),
-                                 tuple(config.get("class_codes", (0, 1, 2, 3))),
-                                 bool(decision.get("require_fat", True)),
-                                 bool(decision.get("require_inside_cage", True)),
-                                 bool(decision.get("require_outside_bone", True)),
-                                 float(decision.get("min_cage_depth_mm", DecisionRule.min_cage_depth_mm)))
+        self.rule = DecisionRule.from_config(config.get("decision", {}),
+                                             tuple(config.get("class_codes", (0, 1, 2, 3))))
         self.domain = TrainingDomain.from_dict(config["domain"]) if "domain" in config else None
         self.connectivity = int(config.get("candidates", {}).get("connectivity", 26))
         self.settings = get_preset(options.scoring_preset)
