@@ -4,6 +4,7 @@ Usage:
     .venv/bin/python benchmarks/bench_phantom.py [--repeats N] [--threads 1]
     .venv/bin/python benchmarks/bench_phantom.py --calibration
     .venv/bin/python benchmarks/bench_phantom.py --figures docs/img [--before BEFORE.nii.gz]
+    .venv/bin/python benchmarks/bench_phantom.py --valve-figure docs/img
 
 Speed: one row per configuration (the four vendor presets and the random gated protocol at 512 x 512 x
 60, the random chest protocol at 5, 2.5 and 1.25 mm), each case generated in a fresh process so that its
@@ -11,7 +12,8 @@ peak memory (max RSS) is its own; CPU seconds are the load-independent figure (g
 gated case, <= 15 s for a chest case, < 3 GB). ``--calibration`` prints the table of docs/phantom.md: the
 real QRM scan against its replica with the canon preset. ``--figures`` writes the phantom beside the two
 real chest CTs at three levels in a soft-tissue and a bone window (``--before``: a volume of the earlier
-phantom, with a ``.json`` of its slice per level, for a "before" column).
+phantom, with a ``.json`` of its slice per level, for a "before" column) and the aortic valve and root
+figure, which ``--valve-figure`` writes alone.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--calibration", action="store_true")
     parser.add_argument("--figures", metavar="DIR")
+    parser.add_argument("--valve-figure", metavar="DIR")
     parser.add_argument("--before", metavar="VOLUME")
     parser.add_argument("--seed", type=int, default=9)
     args = parser.parse_args()
@@ -73,6 +76,8 @@ def main() -> None:
         calibration_table()
     elif args.figures:
         figures(Path(args.figures), args.seed, args.before)
+    elif args.valve_figure:
+        valve_figure(Path(args.valve_figure), _real_dir())
     else:
         speed_table(args.repeats, args.threads)
 
@@ -114,8 +119,7 @@ def figures(out_dir: Path, seed: int, before: str | None) -> None:
     from cacscore.io import read_volume
     from cacscore.phantom import generate_case
 
-    shared = Path(os.environ.get("CACSCORE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-    real_dir = shared / "data" / "real-chest-ct"
+    real_dir = _real_dir()
     case = generate_case(
         seed,
         "random",
@@ -171,10 +175,17 @@ def figures(out_dir: Path, seed: int, before: str | None) -> None:
     valve_figure(out_dir, real_dir)
 
 
+def _real_dir() -> Path:
+    """../shared/data/real-chest-ct (``CACSCORE_SHARED`` overrides ../shared)."""
+    shared = Path(os.environ.get("CACSCORE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    return shared / "data" / "real-chest-ct"
+
+
 def valve_figure(out_dir: Path, real_dir: Path, first_seed: int = 9300, n: int = 3) -> None:
-    """lung1's calcified aortic root and valve (slice 12) beside the first ``n`` gated phantom cases from
-    ``first_seed`` on (siemens, category >400) with aortic valve calcium, at its largest slice, the same
-    114 mm square and window (L150 W700), the valve's calcium outlined in yellow."""
+    """lung1's calcified aortic root and valve beside the first ``n`` gated phantom cases from
+    ``first_seed`` on (siemens, category >400) with aortic valve calcium, the same 114 mm square and window
+    (L150 W700): top row the valve at its largest slice (lung1: slice 12), its calcium outlined in yellow;
+    bottom row 10 mm higher, the root above the valve in its collar of fat (lung1: slice 14)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -184,31 +195,36 @@ def valve_figure(out_dir: Path, real_dir: Path, first_seed: int = 9300, n: int =
     from cacscore.io import read_volume
     from cacscore.phantom import LookAlike, generate_case
 
-    side_mm = 114.0
+    side_mm, above_mm = 114.0, 10.0
     real = read_volume(real_dir / "lung1_image.nrrd")
-    panels = [("real lung1, slice 12", real, 12, (320, 280), None)]
+    columns = [("real lung1", real, 12, (320, 280), None)]
     seed = first_seed
-    while len(panels) < n + 1:
+    while len(columns) < n + 1:
         case = generate_case(seed, "siemens", category=4, score=False)
         valve = case.lookalikes == LookAlike.AORTIC_VALVE
         if valve.any():
             z = int(np.argmax(valve.sum(axis=(1, 2))))
             centre = tuple(np.argwhere(valve[z]).mean(axis=0).astype(int))
-            panels.append((f"phantom seed {seed}, slice {z}", case.volume, z, centre, valve[z]))
+            columns.append((f"phantom seed {seed}", case.volume, z, centre, valve))
         seed += 1
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 4.8))
-    for ax, (title, vol, z, (cy, cx), outline) in zip(axes, panels, strict=True):
+    fig, axes = plt.subplots(2, len(columns), figsize=(4.5 * len(columns), 9.2))
+    for col, (title, vol, z0, (cy, cx), valve) in enumerate(columns):
         h = int(side_mm / 2 / vol.spacing_zyx_mm[1])
         box = (slice(cy - h, cy + h), slice(cx - h, cx + h))
-        ax.imshow(vol.hu[z][box], cmap="gray", vmin=-200, vmax=500, extent=(0, side_mm, side_mm, 0))
-        if outline is not None:
-            ax.contour(np.linspace(0, side_mm, 2 * h), np.linspace(0, side_mm, 2 * h), outline[box], [0.5],
-                       colors="yellow", linewidths=0.7)
-        ax.set_title(title, fontsize=10)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle("aortic valve calcium: real (left) and phantom (valve calcium in yellow); 114 mm, L150 W700",
-                 fontsize=10)
+        # slice index grows towards the head in both (LPS +z; the phantom's and lung1's direction cosines)
+        step = round(above_mm / vol.spacing_zyx_mm[0])
+        for row, z in enumerate((z0, min(z0 + step, vol.shape[0] - 1))):
+            ax = axes[row, col]
+            ax.imshow(vol.hu[z][box], cmap="gray", vmin=-200, vmax=500, extent=(0, side_mm, side_mm, 0))
+            if valve is not None and valve[z][box].any():
+                grid = np.linspace(0, side_mm, 2 * h)
+                ax.contour(grid, grid, valve[z][box], [0.5], colors="yellow", linewidths=0.7)
+            where = "valve" if row == 0 else f"{above_mm:.0f} mm higher: the root"
+            ax.set_title(f"{title}, slice {z} ({where})", fontsize=10)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle("aortic valve and root: real (left) and phantom (valve calcium in yellow); 114 mm, "
+                 "L150 W700", fontsize=10)
     fig.tight_layout()
     fig.savefig(out_dir / "phantom_aortic_valve.png", dpi=60)
     plt.close(fig)

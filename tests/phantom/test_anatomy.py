@@ -224,3 +224,34 @@ def test_epicardial_fat_varies_from_thin_to_thick():
     assert min(sleeves) <= 3 and max(sleeves) >= 10  # groove fat 1-3 mm in some, 10-20 mm in others
     assert min(fats) < 1.5 and max(fats) > 4
     assert on_muscle >= 1  # the LAD right on the myocardium in some patients
+
+
+def test_aortic_root_is_a_blood_filled_tube_ringed_by_fat(gated):
+    """Above the valve's hinge the unenhanced aortic root reads as a round tube of blood with a collar of
+    fat between it and the atria and outflow tract (lung1 of ../shared, slices 12-15), which press on it
+    from every side but the ascending aorta's."""
+    heart = gated.geometry["heart"]
+    grid = gated.geometry["grid"]
+    t = gated.tissues
+    axis = heart.root_axis
+    side = np.cross(axis, [1.0, 0.0, 0.0])
+    side /= np.linalg.norm(side)
+    other = np.cross(axis, side)
+
+    def tissue_at(q):
+        k, j, i = np.rint(grid.to_index(q)).astype(int)
+        return t[k, j, i]
+
+    ring, lumen = [], []
+    for height in (0.2, 0.4, 0.6):  # root radii above the hinge
+        centre = heart.valve_hinge + axis * height * heart.root_radius_mm
+        lumen.append(tissue_at(centre))
+        for ang in np.linspace(0, 2 * np.pi, 16, endpoint=False):
+            d = np.cos(ang) * side + np.sin(ang) * other
+            # walk out to the root's surface, then half-way into its fat collar
+            s = np.linspace(0.0, 2.0 * heart.root_radius_mm, 400)
+            sdf = np.array([heart.root_sdf(*(centre + d * v)) for v in s])
+            edge = s[np.argmax(sdf > 0)]
+            ring.append(tissue_at(centre + d * (edge + 0.5 * heart.root_fat_mm)))
+    assert all(code == Tissue.BLOOD for code in lumen)
+    assert np.mean(np.array(ring) == Tissue.EPICARDIAL_FAT) >= 0.8

@@ -13,7 +13,8 @@ from cacscore.phantom.lookalikes import LookAlike, _aortic_root_wall, _aortic_va
 
 #: An aortic root of radius 15 mm whose axis runs up and to the patient's right (world mm).
 _AXIS = np.array([-0.3, 0.0, 1.0]) / np.linalg.norm([-0.3, 0.0, 1.0])
-_ROOT = SimpleNamespace(root_centre=np.array([10.0, -20.0, 50.0]), root_axis=_AXIS, root_radius_mm=15.0)
+_ROOT = SimpleNamespace(root_centre=np.array([10.0, -20.0, 50.0]), root_axis=_AXIS, root_radius_mm=15.0,
+                        valve_hinge=np.array([10.0, -20.0, 50.0]) - 0.2 * 15.0 * _AXIS)
 
 
 def _radial_and_axial(centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

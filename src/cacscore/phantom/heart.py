@@ -139,6 +139,12 @@ class HeartGeometry:
             d = di if d is None else smin(d, di, MYO_BLEND_MM)
         return self.floor_cut(d, z, FLOOR_FAT_MM)
 
+    @property
+    def valve_hinge(self) -> np.ndarray:
+        """Centre (mm) of the aortic valve's hinge plane (the annulus), 0.2 root radii below the root's
+        centre along its axis."""
+        return self.root_centre - self.root_axis * 0.2 * self.root_radius_mm
+
     def root_sdf(self, x, y, z):
         """Aortic root: a central ball and the three sinus bulges."""
         r = self.root_radius_mm

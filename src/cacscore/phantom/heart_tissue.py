@@ -6,7 +6,10 @@ The signed distances of :class:`cacscore.phantom.heart.HeartGeometry` are evalua
 (clip(0.5 - d / pixel, 0, 1)), so boundaries are sharp but not jagged. The coronaries are tubes of wall
 + lumen (soft tissue) painted with their exact fraction per voxel
 (:func:`cacscore.phantom.grid.tube_occupancy`).
-The aortic root keeps a collar of fat between it and the atria and outflow tract, as on unenhanced scans.
+The aortic root keeps a collar of fat between it and the atria and outflow tract from the valve's hinge
+upwards, painted over the chambers that press on it, so that the root reads as a round blood-filled
+tube ringed by fat, as on unenhanced scans (lung1 of ../shared, slices 12-15); below the hinge it opens
+into the left ventricle's outflow.
 The heart mask is the pericardial sac with the pericardium, the coronaries and the aortic root.
 """
 
@@ -38,6 +41,7 @@ class HeartFields:
     myocardium: np.ndarray
     blood: np.ndarray
     root: np.ndarray  # aortic root
+    root_level: np.ndarray  # height (mm) above the aortic valve's hinge plane, along the root's axis
 
 
 def heart_fields(
@@ -58,6 +62,8 @@ def heart_fields(
     z, y, x = cb.coords()
     myo = None
     root = heart.root_sdf(x, y, z)
+    hinge, axis = heart.valve_hinge.astype(np.float32), heart.root_axis.astype(np.float32)
+    level = (x - hinge[0]) * axis[0] + (y - hinge[1]) * axis[1] + (z - hinge[2]) * axis[2]
     blood = root
     lv_outer = None
     for name, ch in heart.chambers.items():
@@ -95,6 +101,7 @@ def heart_fields(
         myocardium=cb.upsample(myo),
         blood=cb.upsample(blood),
         root=cb.upsample(root),
+        root_level=cb.upsample(level.astype(np.float32)),
     )
 
 
@@ -127,13 +134,15 @@ def paint_heart(
         return np.clip(np.float32(0.5) - d / px, 0, 1)
 
     peri = fields.sac - np.float32(heart.pericardium_mm)
-    collar = fields.root - np.float32(heart.root_fat_mm)
+    # the collar from the hinge up, over the chambers' blood and walls; then the root's own blood on top
+    collar = np.maximum(fields.root - np.float32(heart.root_fat_mm), -fields.root_level)
     for d, value, code in (
         (peri, h.pericardium, Tissue.PERICARDIUM),
         (fields.sac, h.epicardial_fat, Tissue.EPICARDIAL_FAT),
         (fields.myocardium, h.myocardium, Tissue.MYOCARDIUM),
-        (collar, h.epicardial_fat, Tissue.EPICARDIAL_FAT),
         (fields.blood, h.blood, Tissue.BLOOD),
+        (collar, h.epicardial_fat, Tissue.EPICARDIAL_FAT),
+        (fields.root, h.blood, Tissue.BLOOD),
     ):
         f = frac(d)
         sub += f * (np.float32(value) - sub)

@@ -157,11 +157,13 @@ def _aortic_valve(rng, heart, blood: float, age: float) -> list[CalcObject]:
     towards its free edge, from a few nodules to a valve of several hundred mm3 at over 1000 HU (lung1 of
     ../shared: 0.8 ml at 1040 HU). Aortic valve sclerosis (thickening and
     calcification) is found in ~26 % of people over 65 (Stewart et al., J Am Coll Cardiol 1997) and shares
-    the risk factors of coronary calcium; the phantom draws it more often with age and coronary burden."""
+    the risk factors of coronary calcium; the phantom draws it more often with age and coronary burden, and
+    heavier with age (severity up to 1.5: cusps as thick chains along most of the annulus, several hundred
+    mm3 each, as in aortic stenosis, whose valve calcium scores reach thousands of Agatston units)."""
     f = frame_from(heart.root_axis)
     r = heart.root_radius_mm
-    hinge = heart.root_centre - heart.root_axis * 0.2 * r
-    severity = rng.uniform(0.1, 1.0) * (0.5 + 0.5 * age)
+    hinge = heart.valve_hinge
+    severity = rng.uniform(0.1, 1.0) * (0.5 + age)
     base = rng.uniform(0, 2 * np.pi)
     out = []
     for j in range(int(rng.integers(1, 4))):
@@ -175,7 +177,7 @@ def _aortic_valve(rng, heart, blood: float, age: float) -> list[CalcObject]:
         points = hinge + dirs * radius[:, None] + heart.root_axis * rng.normal(0.0, 1.0, (th.size, 1))
         semi_r = rng.uniform(0.8, 1.0 + 1.0 * severity)
         semi_c = rng.uniform(1.0, 1.5 + 2.0 * severity)
-        ells = chain(points, 1.5, semi_r, semi_c, rng.uniform(400, 700 + 700 * severity), rng, dirs)
+        ells = chain(points, 1.5, semi_r, semi_c, rng.uniform(400, 700 + 700 * min(severity, 1.0)), rng, dirs)
         out.append(CalcObject(LookAlike.AORTIC_VALVE.name, ells, blood,
                               info={"where": "aortic valve", "centre_xyz_mm": _round(points.mean(axis=0))}))
     return out
@@ -190,11 +192,12 @@ def _aortic_root_wall(rng, heart, blood: float) -> list[CalcObject]:
     out = []
     for _ in range(int(rng.integers(1, 3))):
         centre = heart.root_centre + heart.root_axis * rng.uniform(-0.3, 0.6) * r
-        mid, span = rng.uniform(0, 2 * np.pi), rng.uniform(0.2, 1.0)
+        # from a fleck to a crescent of a third of the root's outline, up to 3 mm thick (lung1 of ../shared)
+        mid, span = rng.uniform(0, 2 * np.pi), rng.uniform(0.2, 2.0)
         th = np.linspace(mid - span / 2, mid + span / 2, max(int(span * r / 1.5), 1))
         dirs = np.cos(th)[:, None] * f[1] + np.sin(th)[:, None] * f[2]
         points = centre + dirs * r
-        ells = chain(points, 1.2, rng.uniform(0.5, 0.9), rng.uniform(1.0, 2.5), rng.uniform(300, 1000), rng,
+        ells = chain(points, 1.2, rng.uniform(0.5, 1.5), rng.uniform(1.0, 3.0), rng.uniform(300, 1100), rng,
                      dirs)
         where = {"where": "aortic root wall", "centre_xyz_mm": _round(points.mean(axis=0))}
         out.append(CalcObject(LookAlike.AORTIC_WALL.name, ells, blood, info=where))
