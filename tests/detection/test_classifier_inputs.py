@@ -178,3 +178,6 @@ def test_decision_rule_from_a_model_folders_config():
                                      "require_fat": False}, (0, 1, 2, 3))
     assert rule == DecisionRule(min_coronary_probability=0.3, require_fat=False)
     assert rule.min_cage_depth_mm == 8.0 and rule.require_outside_bone
+    assert DecisionRule.from_config(rule.settings(), (0, 1, 2, 3)) == rule
+    assert set(rule.settings()) == {"min_coronary_probability", "require_fat", "require_inside_cage",
+                                    "require_outside_bone", "min_cage_depth_mm"}

@@ -245,6 +245,11 @@ class DecisionRule:
                  if f.name != "class_codes" and f.name in decision}
         return cls(class_codes=tuple(int(c) for c in class_codes), **given)
 
+    def settings(self) -> dict[str, float | bool]:
+        """The rule's settings by name, as a model folder's ``decision`` block records them (the inverse of
+        :meth:`from_config`; the class codes are recorded beside it)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "class_codes"}
+
     def classes(self, probabilities: np.ndarray, descriptors: np.ndarray | None = None) -> np.ndarray:
         """Artery code per candidate (0 = not coronary) from (N, 4) probabilities and, for the anatomical
         vetoes, the candidates' (N, len(DESCRIPTOR_NAMES)) descriptors (none applied without them)."""

@@ -101,7 +101,7 @@ def heart_fields(
         myocardium=cb.upsample(myo),
         blood=cb.upsample(blood),
         root=cb.upsample(root),
-        root_level=cb.upsample(level.astype(np.float32)),
+        root_level=cb.upsample(level),
     )
 
 

@@ -32,7 +32,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cacscore.detection.candidates import CandidateSet, reference_classes
-from cacscore.detection.classifier import CandidateInputSpec, InputAugmentation, sample_candidate_inputs
+from cacscore.detection.classifier import (
+    CandidateInputSpec,
+    DecisionRule,
+    InputAugmentation,
+    sample_candidate_inputs,
+)
 from cacscore.detection.descriptors import DESCRIPTOR_NAMES
 from cacscore.detection.domain import TrainingDomain, scan_measures
 from cacscore.detection.pipeline import CandidateScan, prepare_scan
@@ -524,9 +529,7 @@ def fit_candidates(
                              "within 10 mm (require_fat), it lies min_cage_depth_mm or more behind "
                              "the rib cage's front (require_inside_cage) and less than half of it in bone "
                              "(require_outside_bone), then the most probable artery",
-                     "min_coronary_probability": 0.5, "require_fat": True, "require_inside_cage": True,
-                     "min_cage_depth_mm": 8.0,
-                     "require_outside_bone": True,
+                     **DecisionRule().settings(),
                      "temperature": metrics["temperature"], "temperature_folded": True},
         "domain": domain.to_dict(),
         "split": {"mode": "patient", "fractions": list(recipe.fractions), "seed": options.seed,
