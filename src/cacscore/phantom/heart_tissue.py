@@ -7,8 +7,8 @@ The signed distances of :class:`cacscore.phantom.heart.HeartGeometry` are evalua
 + lumen (soft tissue) painted with their exact fraction per voxel
 (:func:`cacscore.phantom.grid.tube_occupancy`).
 The aortic root keeps a collar of fat between it and the atria and outflow tract from the valve's hinge
-upwards, painted over the chambers that press on it, so that the root reads as a round blood-filled
-tube ringed by fat, as on unenhanced scans (lung1 of ../shared, slices 12-15); below the hinge it opens
+upwards, painted over the chambers that press on it (but not over the lumen of the ascending aorta and the
+pulmonary trunk that leave it), so that the root reads as a round blood-filled tube ringed by fat, as on unenhanced scans (lung1 of ../shared, slices 12-15); below the hinge it opens
 into the left ventricle's outflow.
 The heart mask is the pericardial sac with the pericardium, the coronaries and the aortic root.
 """
@@ -41,7 +41,8 @@ class HeartFields:
     myocardium: np.ndarray
     blood: np.ndarray
     root: np.ndarray  # aortic root
-    root_level: np.ndarray  # height (mm) above the aortic valve's hinge plane, along the root's axis
+    great_vessels: np.ndarray  # lumen of the intrapericardial great vessels (ascending aorta, pulmonary trunk)
+    collar: np.ndarray  # the root's fat collar from the valve's hinge plane up (broken where chambers press)
 
 
 def heart_fields(
@@ -64,6 +65,7 @@ def heart_fields(
     root = heart.root_sdf(x, y, z)
     hinge, axis = heart.valve_hinge.astype(np.float32), heart.root_axis.astype(np.float32)
     level = (x - hinge[0]) * axis[0] + (y - hinge[1]) * axis[1] + (z - hinge[2]) * axis[2]
+    collar = np.maximum(root - heart.root_fat_at(x, y, z), -level)
     blood = root
     lv_outer = None
     for name, ch in heart.chambers.items():
@@ -101,7 +103,8 @@ def heart_fields(
         myocardium=cb.upsample(myo),
         blood=cb.upsample(blood),
         root=cb.upsample(root),
-        root_level=cb.upsample(level),
+        great_vessels=cb.upsample(vessels),
+        collar=cb.upsample(collar),
     )
 
 
@@ -134,15 +137,16 @@ def paint_heart(
         return np.clip(np.float32(0.5) - d / px, 0, 1)
 
     peri = fields.sac - np.float32(heart.pericardium_mm)
-    # the collar from the hinge up, over the chambers' blood and walls; then the root's own blood on top
-    collar = np.maximum(fields.root - np.float32(heart.root_fat_mm), -fields.root_level)
+    # the collar from the hinge up, over the chambers' blood and walls; then the blood of the root and of the
+    # great vessels leaving it on top (the ascending aorta's lumen runs on from the root's, unbroken)
+    lumen = np.minimum(fields.root, fields.great_vessels)
     for d, value, code in (
         (peri, h.pericardium, Tissue.PERICARDIUM),
         (fields.sac, h.epicardial_fat, Tissue.EPICARDIAL_FAT),
         (fields.myocardium, h.myocardium, Tissue.MYOCARDIUM),
         (fields.blood, h.blood, Tissue.BLOOD),
-        (collar, h.epicardial_fat, Tissue.EPICARDIAL_FAT),
-        (fields.root, h.blood, Tissue.BLOOD),
+        (fields.collar, h.epicardial_fat, Tissue.EPICARDIAL_FAT),
+        (lumen, h.blood, Tissue.BLOOD),
     ):
         f = frac(d)
         sub += f * (np.float32(value) - sub)
