@@ -6,7 +6,9 @@
     -> descriptors (:mod:`~cacscore.detection.descriptors`) -> classifier inputs
     (:mod:`~cacscore.detection.classifier`) -> engine (torch or onnx) -> one class per candidate
     -> label volume (orCaScore codes) -> :func:`cacscore.scoring.score_volume`; the out-of-domain check
-    (:mod:`~cacscore.detection.domain`) adds a warning where the scan is unlike the training scans.
+    (:mod:`~cacscore.detection.domain`) adds a warning where the scan is unlike the training scans, and
+    the certainty check (:mod:`~cacscore.detection.certainty`) where the risk category rests on calls the
+    model is unsure of.
 
 :func:`prepare_scan` runs the steps up to the descriptors; training (``cacscore train --task candidates``)
 uses it too, so the model sees in training exactly what it sees at prediction. :func:`load_predictor` loads
@@ -25,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from cacscore.detection.candidates import CandidateSet, find_candidates
+from cacscore.detection.certainty import category_certainty
 from cacscore.detection.classifier import CandidateInputSpec, DecisionRule, sample_candidate_inputs
 from cacscore.detection.descriptors import (
     DESCRIPTOR_NAMES,
@@ -254,13 +257,17 @@ class Prediction:
                 scan.setdefault(key, value)
         scan["tissue_reference"] = self.scan.reference.to_dict()
         self._attach_probabilities(result.get("lesions") or [])
+        certainty = category_certainty(result.get("lesions") or [], self.score.agatston["total"],
+                                       self.score.risk_category.scheme)
+        result["category_certainty"] = certainty.to_dict()
         result["model"] = dict(self.model)
         roi_ml = float(self.scan.roi.sum()) * self.volume.voxel_volume_mm3 / 1000.0
         result["heart_roi"] = {"source": self.scan.roi_source, "volume_ml": round(roi_ml, 1)}
         if self.domain:
             result["domain"] = dict(self.domain)
-        if self.warnings:
-            result["warnings"] = list(self.warnings)
+        warnings = [*self.warnings, *filter(None, [certainty.warning()])]
+        if warnings:
+            result["warnings"] = warnings
         result["candidates"] = self.candidate_table()
         result["timings_s"] = {k: round(v, 4) for k, v in self.timings_s.items()}
         return result
