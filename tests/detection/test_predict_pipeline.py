@@ -128,6 +128,11 @@ def test_calcium_scan_outputs_agree_with_a_rescoring_by_hand(tmp_path, predictor
     assert result["model"]["id"] and result["timings_s"]["classify"] >= 0
     # a lesion is scored because its candidate was called coronary: p(coronary) >= the rule's 0.5
     assert all(0.5 <= les["probability_coronary"] <= 1.0 for les in result["lesions"])
+    # the category's certainty is the lesions' own: the unsure ones are those below the threshold
+    certainty = result["category_certainty"]
+    assert certainty["category"] == result["risk_category"]["label"]
+    assert sorted(u["id"] for u in certainty["unsure_lesions"]) == sorted(
+        les["id"] for les in result["lesions"] if les["probability_coronary"] < certainty["unsure_below"])
     page = (folder / "report.html").read_text()
     assert "data:image/png;base64," in page and 'id="per-artery"' in page
 

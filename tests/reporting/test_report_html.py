@@ -109,6 +109,18 @@ def test_calls_ruled_out_by_anatomy_are_listed_for_checking():
     assert 'id="overruled"' not in render_report_html({**RESULT, "candidates": candidates[3:]}, *_scan())
 
 
+def test_a_category_resting_on_unsure_calls_says_so_under_it():
+    """result.json's category_certainty: when leaving the unsure calls out changes the category, the card
+    says what it would be; otherwise nothing is added."""
+    doubt = {"unsure_below": 0.8, "category": "11-100", "category_without_unsure": "1-10",
+             "rests_on_unsure": True, "unsure_lesions": []}
+    page = render_report_html({**RESULT, "category_certainty": doubt}, *_scan())
+    assert page.split('id="category-doubt">')[1].split("</strong>")[0] == (
+        "rests on unsure calls; 1-10 without them")
+    sure = {**doubt, "category_without_unsure": "11-100", "rests_on_unsure": False}
+    assert 'id="category-doubt"' not in render_report_html({**RESULT, "category_certainty": sure}, *_scan())
+
+
 def test_choose_slices():
     _, labels = _scan()
     assert choose_slices(labels) == [3, 6]

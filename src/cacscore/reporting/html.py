@@ -55,6 +55,15 @@ def _per_artery(result: Mapping, key: str, artery: Artery) -> Any:
     return None
 
 
+def _category_doubt(result: Mapping[str, Any]) -> str:
+    """Under the category, when it rests on unsure calls (result.json's ``category_certainty``): what it
+    would be without them; "" otherwise."""
+    certainty = result.get("category_certainty")
+    if not isinstance(certainty, Mapping) or not certainty.get("rests_on_unsure"):
+        return ""
+    return f"rests on unsure calls; {certainty.get('category_without_unsure')} without them"
+
+
 def category_text(value: Any) -> str:
     """Display text of a risk category or CAC-DRS entry, whatever form the scoring JSON gives it."""
     if value is None:
@@ -239,5 +248,6 @@ def render_report_html(
         "warnings": list(scan.get("warnings") or []) + list(result.get("warnings") or []),
         "agatston_note": _agatston_note(result),
         "overruled_note": _overruled_note(result),
+        "category_doubt": _category_doubt(result),
     }
     return _environment().get_template("report.html").render(**context)
