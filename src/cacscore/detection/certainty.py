@@ -16,9 +16,10 @@ from typing import Any
 
 from cacscore.scoring.categories import risk_category
 
-#: A lesion called coronary with a probability below this (1 - p(not coronary)) is an unsure call. On the
-#: phantom's held-out cohorts (docs/results.md, "Unsure calls") 3 % of the lesions called right and 35 %
-#: of the false positives lie below it.
+#: A lesion called coronary with a probability below this (1 - p(not coronary)) is an unsure call. Of the
+#: candidates model v6 calls coronary on the phantom's held-out cohorts (docs/results.md, v6, "Unsure
+#: calls"), 4.8 % (gated cohort b) and 5.9 % (random acquisitions, c) of the right calls lie below it, and
+#: 3 of b's 5 and 68 of c's 101 false calls.
 UNSURE_BELOW: float = 0.8
 
 
@@ -57,7 +58,7 @@ class CategoryCertainty:
         if not self.rests_on_unsure:
             return None
         total = sum(u["agatston"] for u in self.unsure)
-        shown = [f"lesion {u['id']} ({u['artery']}, slices {u['slices'][0]}-{u['slices'][1]}, "
+        shown = [f"lesion {u['id']} ({u['artery']}, {_slices_text(u['slices'])}, "
                  f"{u['agatston']:.0f} Agatston, {100 * u['probability_coronary']:.0f} % sure)"
                  for u in self.unsure[:3]]
         more = f" and {len(self.unsure) - 3} more" if len(self.unsure) > 3 else ""
@@ -76,15 +77,16 @@ def category_certainty(
     """The category of the total Agatston score with and without the calls below ``threshold``.
 
     Args:
+        lesions: scored lesions as in result.json (``agatston``, ``artery``, ``id``, ``slices``: the
+            slice indices it lies on, and ``probability_coronary``; a lesion without a probability, e.g.
+            from a reference mask, counts as sure).
         total_agatston: the scan's total Agatston score (the lesions' sum).
-        lesions: scored lesions as in result.json (``agatston``, ``artery``, ``id``, ``slices`` and
-            ``probability_coronary``; a lesion without a probability, e.g. from a reference mask, counts as
-            sure).
         scheme: the risk category scheme (:func:`cacscore.scoring.categories.risk_category`).
         threshold: the probability of being coronary below which a call is unsure.
     """
     unsure = tuple(
-        {"id": les.get("id"), "artery": les.get("artery"), "slices": list(les.get("slices") or [0, 0]),
+        {"id": les.get("id"), "artery": les.get("artery"),
+         "slices": [int(z) for z in les.get("slices") or []],
          "agatston": round(float(les["agatston"]), 2),
          "probability_coronary": float(les["probability_coronary"])}
         for les in lesions
@@ -99,3 +101,11 @@ def category_certainty(
         unsure=tuple(sorted(unsure, key=lambda u: -u["agatston"])),
         threshold=threshold,
     )
+
+
+def _slices_text(slices: Sequence[int]) -> str:
+    """"slice 12", "slices 12-14" or "slices unknown" for a lesion's slice indices."""
+    if not slices:
+        return "slices unknown"
+    lo, hi = min(slices), max(slices)
+    return f"slice {lo}" if lo == hi else f"slices {lo}-{hi}"

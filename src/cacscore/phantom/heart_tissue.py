@@ -8,8 +8,10 @@ The signed distances of :class:`cacscore.phantom.heart.HeartGeometry` are evalua
 (:func:`cacscore.phantom.grid.tube_occupancy`).
 The aortic root keeps a collar of fat between it and the atria and outflow tract from the valve's hinge
 upwards, painted over the chambers that press on it (but not over the lumen of the ascending aorta and the
-pulmonary trunk that leave it), so that the root reads as a round blood-filled tube ringed by fat, as on unenhanced scans (lung1 of ../shared, slices 12-15); below the hinge it opens
-into the left ventricle's outflow.
+pulmonary trunk that leave it), so that the root reads as a round blood-filled tube ringed by fat, as on
+unenhanced scans (lung1 of ../shared, slices 12-15); the collar is broken where the atria lie against the
+root (:meth:`~cacscore.phantom.heart.HeartGeometry.root_fat_at`). Below the hinge the root opens into the
+left ventricle's outflow.
 The heart mask is the pericardial sac with the pericardium, the coronaries and the aortic root.
 """
 
@@ -41,7 +43,7 @@ class HeartFields:
     myocardium: np.ndarray
     blood: np.ndarray
     root: np.ndarray  # aortic root
-    great_vessels: np.ndarray  # lumen of the intrapericardial great vessels (ascending aorta, pulmonary trunk)
+    great_vessels: np.ndarray  # lumen of the intrapericardial ascending aorta and pulmonary trunk
     collar: np.ndarray  # the root's fat collar from the valve's hinge plane up (broken where chambers press)
 
 
