@@ -3,7 +3,8 @@
 The classifier gives each candidate a probability of being coronary calcium. A category set by lesions
 called at, say, 60 % is a different result for a clinician from one set by lesions called at 99 %, and on
 scans unlike the training data the unsure calls are where the errors gather (on lung1 of ../shared the
-calcified aortic root, called LAD at 59 %, alone lifts the category to >400; docs/results.md).
+calcified aortic root and valve, called RCA at 55-70 % by model v6, lift the category from 11-100 to >400;
+docs/results.md).
 :func:`category_certainty` takes the scored lesions with their probabilities (result.json's ``lesions``)
 and says whether the category would change without the unsure ones; it never changes a label or a score.
 """
