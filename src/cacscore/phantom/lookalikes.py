@@ -19,6 +19,14 @@ objects planned here are rendered like lesions (supersampled, exact partial volu
   heart (~8 % of patients);
 - noise spikes.
 Frequencies rise with age and with the coronary burden (calcium in one bed predicts it in others).
+
+The calcium of the aortic wall, the aortic root, the aortic valve and the mitral annulus is drawn over the
+same range of intrinsic density as coronary plaque (:data:`CALCIUM_DENSITY_HU`): it is the same mineral
+(hydroxyapatite), and its density says nothing of where it lies. Real aortic valve and root calcium is as
+dense as the densest coronary plaque or denser (lung1 of ../shared: 1040 HU at the root; real RCA plaques
+peak at 390-1235 HU, issue 12). When the look-alikes stopped at 1100 HU intrinsic (peaks under 920 HU in
+the image), a peak above ~800 HU meant "coronary" in the phantom, and the shipped model v6 called lung1's
+root calcium RCA on its peak alone (docs/model.md, "Peak HU").
 """
 
 from __future__ import annotations
@@ -31,6 +39,10 @@ import numpy as np
 from cacscore.phantom.anatomy import Thorax
 from cacscore.phantom.grid import frame_from
 from cacscore.phantom.imaging import Ellipsoid
+
+#: Intrinsic density range (HU) of arterial, valvular and annular calcium: that of the coronary lesions
+#: (cacscore.phantom.lesions, 330-1500 HU over the risk categories), so that density does not tell them apart.
+CALCIUM_DENSITY_HU: tuple[float, float] = (300.0, 1500.0)
 
 
 class LookAlike(IntEnum):
@@ -139,7 +151,8 @@ def _aortic_wall(rng, thorax: Thorax, age: float, burden: float, z_range) -> lis
                 ell_pts.append(pts[j] + d * r_wall)
                 dirs.append(d)
         ells = chain(
-            np.array(ell_pts), 1.2, rng.uniform(0.4, 0.9), 1.4, rng.uniform(300, 1100), rng, np.array(dirs)
+            np.array(ell_pts), 1.2, rng.uniform(0.4, 1.3), 1.4, rng.uniform(*CALCIUM_DENSITY_HU), rng,
+            np.array(dirs),
         )
         out.append(
             CalcObject(
@@ -177,7 +190,8 @@ def _aortic_valve(rng, heart, blood: float, age: float) -> list[CalcObject]:
         points = hinge + dirs * radius[:, None] + heart.root_axis * rng.normal(0.0, 1.0, (th.size, 1))
         semi_r = rng.uniform(0.8, 1.0 + 1.0 * severity)
         semi_c = rng.uniform(1.0, 1.5 + 2.0 * severity)
-        ells = chain(points, 1.5, semi_r, semi_c, rng.uniform(400, 700 + 700 * min(severity, 1.0)), rng, dirs)
+        density = rng.uniform(400, 800 + 700 * min(severity, 1.0))  # up to CALCIUM_DENSITY_HU's top
+        ells = chain(points, 1.5, semi_r, semi_c, density, rng, dirs)
         out.append(CalcObject(LookAlike.AORTIC_VALVE.name, ells, blood,
                               info={"where": "aortic valve", "centre_xyz_mm": _round(points.mean(axis=0))}))
     return out
@@ -186,20 +200,28 @@ def _aortic_valve(rng, heart, blood: float, age: float) -> list[CalcObject]:
 def _aortic_root_wall(rng, heart, blood: float) -> list[CalcObject]:
     """Curvilinear intimal calcium in the wall of the aortic root's sinuses (1-2 plaques), blood inside
     and the fat collar or atria outside, at the level of the coronary ostia: next to where the left main
-    and the RCA leave the root, the look-alike a reader must tell from ostial coronary calcium."""
+    and the RCA leave the root, the look-alike a reader must tell from ostial coronary calcium. From a
+    fleck to a crescent of a third of the root's outline, up to 3 mm thick and 2-15 mm tall along the
+    root (lung1 of ../shared: a crescent over slices 12-14, 0.8 ml at 1040 HU), between 0.3 r below and
+    0.6 r above the root's centre."""
     f = frame_from(heart.root_axis)
     r = heart.root_radius_mm
     out = []
     for _ in range(int(rng.integers(1, 3))):
-        centre = heart.root_centre + heart.root_axis * rng.uniform(-0.3, 0.6) * r
-        # from a fleck to a crescent of a third of the root's outline, up to 3 mm thick (lung1 of ../shared)
+        height = rng.uniform(2.0, min(15.0, 0.9 * r))
+        level = rng.uniform(-0.3 * r + height / 2, 0.6 * r - height / 2)
         mid, span = rng.uniform(0, 2 * np.pi), rng.uniform(0.2, 2.0)
         th = np.linspace(mid - span / 2, mid + span / 2, max(int(span * r / 1.5), 1))
         dirs = np.cos(th)[:, None] * f[1] + np.sin(th)[:, None] * f[2]
-        points = centre + dirs * r
-        ells = chain(points, 1.2, rng.uniform(0.5, 1.5), rng.uniform(1.0, 3.0), rng.uniform(300, 1100), rng,
-                     dirs)
-        where = {"where": "aortic root wall", "centre_xyz_mm": _round(points.mean(axis=0))}
+        semi_r, semi_c = rng.uniform(0.5, 1.5), rng.uniform(1.0, 2.0)
+        density = rng.uniform(*CALCIUM_DENSITY_HU)
+        reach = max(height / 2 - semi_c, 0.0)  # rows at most semi_c apart, so that the band is whole
+        ells = []
+        for h in np.linspace(level - reach, level + reach, int(np.ceil(2 * reach / semi_c)) + 1):
+            ells += chain(heart.root_centre + heart.root_axis * h + dirs * r, 1.2, semi_r, semi_c, density,
+                          rng, dirs)
+        centre = np.mean([e.centre for e in ells], axis=0)
+        where = {"where": "aortic root wall", "centre_xyz_mm": _round(centre)}
         out.append(CalcObject(LookAlike.AORTIC_WALL.name, ells, blood, info=where))
     return out
 
@@ -230,7 +252,7 @@ def _valves(rng, thorax: Thorax, age: float, burden: float) -> list[CalcObject]:
             1.3,
             rng.uniform(1.0, 2.2),
             rng.uniform(1.0, 2.0),
-            rng.uniform(300, 1000),
+            rng.uniform(*CALCIUM_DENSITY_HU),
             rng,
             dirs,
         )
