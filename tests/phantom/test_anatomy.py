@@ -188,14 +188,20 @@ def test_heart_fits_between_the_chest_wall_and_the_spine(seed):
 
 
 def test_coronaries_run_in_epicardial_fat(gated):
+    """1 mm outside every coronary's wall (beyond its first 6 mm, which leave the aortic root) lies the fat
+    of the grooves: the arteries run in epicardial fat between the chambers, never through an atrium's
+    blood or a wall (Gray's Anatomy). Before the trees were snapped out of the atria and the chambers made
+    to give way (heart_tissue.GROOVE_FAT_MM), a quarter of these points of seed 22 lay in blood or
+    myocardium (the LCX's 1 mm ring was 27 % fat)."""
     heart = gated.geometry["heart"]
     grid = gated.geometry["grid"]
     t = gated.tissues
     found = []
     for br in heart.branches:
-        pts = br.points[::4]
-        tang = np.gradient(br.points, axis=0)[::4]
-        for p, d, r in zip(pts, tang, br.radii_mm[::4], strict=True):
+        keep = br.arc_mm[::4] > 6.0
+        pts = br.points[::4][keep]
+        tang = np.gradient(br.points, axis=0)[::4][keep]
+        for p, d, r in zip(pts, tang, br.radii_mm[::4][keep], strict=True):
             d = d / np.linalg.norm(d)
             a = np.cross(d, [0.0, 0.0, 1.0] if abs(d[2]) < 0.9 else [1.0, 0.0, 0.0])
             a /= np.linalg.norm(a)
@@ -207,10 +213,8 @@ def test_coronaries_run_in_epicardial_fat(gated):
                     found.append(t[k, j, i])
     found = np.array(found)
     assert found.size > 500
-    # 1 mm outside the vessel: epicardial fat, with the myocardium on the heart's side.
-    heart_side = np.isin(found, [Tissue.EPICARDIAL_FAT, Tissue.MYOCARDIUM, Tissue.CORONARY, Tissue.BLOOD])
-    assert heart_side.mean() > 0.9
-    assert (found == Tissue.EPICARDIAL_FAT).mean() > 0.4
+    assert (found == Tissue.EPICARDIAL_FAT).mean() > 0.85
+    assert np.isin(found, [Tissue.BLOOD, Tissue.MYOCARDIUM]).mean() < 0.05
 
 
 def test_epicardial_fat_varies_from_thin_to_thick():

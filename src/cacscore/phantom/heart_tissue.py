@@ -12,6 +12,8 @@ pulmonary trunk that leave it), so that the root reads as a round blood-filled t
 unenhanced scans (lung1 of ../shared, slices 12-15); the collar is broken where the atria lie against the
 root (:meth:`~cacscore.phantom.heart.HeartGeometry.root_fat_at`). Below the hinge the root opens into the
 left ventricle's outflow.
+Round every coronary the chambers give way to at least :data:`GROOVE_FAT_MM` of fat (the grooves), so
+that no coronary runs through an atrium's blood where the atria's ellipsoids bulge over the AV groove.
 The heart mask is the pericardial sac with the pericardium, the coronaries and the aortic root.
 """
 
@@ -32,6 +34,12 @@ from cacscore.phantom.tissues import Tissue, TissueHU
 SIDE_BRANCH_SLEEVE: float = 0.4
 #: How far round the sac its distance is kept (mm): the mediastinal fat envelope needs it.
 SAC_REACH_MM: float = 16.0
+#: Fat (mm beyond the vessel wall, at most the artery's sleeve) kept round every coronary where a chamber's
+#: wall or blood would cover it: the arteries run in the fat of the grooves between the chambers, never in an
+#: atrium's blood (Gray's Anatomy). Without it 12 of 158 lesions of 12 phantom patients (category >400) lay
+#: in blood or myocardium with under 8 % fat within 5 mm, where an atrium's ellipsoid bulged over the AV
+#: groove, which taught the classifier that coronary calcium may sit in blood as valve calcium does.
+GROOVE_FAT_MM: float = 2.5
 
 
 @dataclass
@@ -85,19 +93,21 @@ def heart_fields(
     pv = heart.pv_centre
     d_pv = np.sqrt((x - pv[0]) ** 2 + (y - pv[1]) ** 2 + (z - pv[2]) ** 2) - np.float32(heart.pv_radius_mm)
     sac = smin(sac, d_pv, SAC_BLEND_MM)
-    sleeves = cb.full()
+    sleeves, groove = cb.full(), cb.full()
     for br in heart.branches:
         _, sleeve = heart.coronary_fat[_artery(br)]
         if br.name.startswith(("D", "OM")):
             sleeve *= SIDE_BRANCH_SLEEVE  # diagonals and marginals run over the free wall, not in a groove
-        balls_sdf(
-            cb.x, cb.y, cb.z, br.points[::2], br.radii_mm[::2] + WALL_MM + sleeve, SAC_REACH_MM, sleeves
-        )
+        outer = br.radii_mm[::2] + WALL_MM
+        balls_sdf(cb.x, cb.y, cb.z, br.points[::2], outer + sleeve, SAC_REACH_MM, sleeves)
+        balls_sdf(cb.x, cb.y, cb.z, br.points[::2], outer + min(sleeve, GROOVE_FAT_MM), GROOVE_FAT_MM + 4.0,
+                  groove)
     vessels = cb.full()
     for pts, radii in great_vessels:
         balls_sdf(cb.x, cb.y, cb.z, pts, radii, SAC_REACH_MM, vessels)
     sac = heart.floor_cut(smin(smin(sac, sleeves, SAC_BLEND_MM), vessels - 2.0, SAC_BLEND_MM), z)
-    blood = np.minimum(blood, vessels)
+    myo = np.maximum(myo, -groove)  # the chambers give way to the groove's fat (the sac is not moved)
+    blood = np.minimum(np.maximum(blood, -groove), vessels)
     blood = heart.floor_cut(blood, z, FLOOR_FAT_MM + FLOOR_WALL_MM)
     return HeartFields(
         box=box,
