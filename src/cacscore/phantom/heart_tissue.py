@@ -39,7 +39,7 @@ SAC_REACH_MM: float = 16.0
 #: atrium's blood (Gray's Anatomy). Without it 12 of 158 lesions of 12 phantom patients (category >400) lay
 #: in blood or myocardium with under 8 % fat within 5 mm, where an atrium's ellipsoid bulged over the AV
 #: groove, which taught the classifier that coronary calcium may sit in blood as valve calcium does.
-GROOVE_FAT_MM: float = 2.5
+GROOVE_FAT_MM: float = 1.0
 
 
 @dataclass
