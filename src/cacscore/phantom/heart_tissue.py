@@ -36,9 +36,11 @@ SIDE_BRANCH_SLEEVE: float = 0.4
 SAC_REACH_MM: float = 16.0
 #: Fat (mm beyond the vessel wall, at most the artery's sleeve) kept round every coronary where a chamber's
 #: wall or blood would cover it: the arteries run in the fat of the grooves between the chambers, never in an
-#: atrium's blood (Gray's Anatomy). Without it 12 of 158 lesions of 12 phantom patients (category >400) lay
-#: in blood or myocardium with under 8 % fat within 5 mm, where an atrium's ellipsoid bulged over the AV
-#: groove, which taught the classifier that coronary calcium may sit in blood as valve calcium does.
+#: atrium's blood (Gray's Anatomy). Before it and coronaries.SNAP_STEPS, 12 of 158 lesions of 12 phantom
+#: patients (category >400) lay in blood or myocardium with under 8 % fat within 5 mm, where an atrium's
+#: ellipsoid bulged over the AV groove, which taught the classifier that coronary calcium may sit in blood
+#: as valve calcium does. 1 mm, not more: with 2.5 mm the phantom's coronaries sat in purer fat than
+#: lung2's (docs/phantom.md).
 GROOVE_FAT_MM: float = 1.0
 
 
