@@ -25,8 +25,8 @@ same range of intrinsic density as coronary plaque (:data:`CALCIUM_DENSITY_HU`):
 (hydroxyapatite), and its density says nothing of where it lies. Real aortic valve and root calcium is as
 dense as the densest coronary plaque or denser (lung1 of ../shared: 1040 HU at the root; real RCA plaques
 peak at 390-1235 HU, issue 12). When the look-alikes stopped at 1100 HU intrinsic (peaks under 920 HU in
-the image), a peak above ~800 HU meant "coronary" in the phantom, and the shipped model v6 called lung1's
-root calcium RCA on its peak alone (docs/model.md, "Peak HU").
+the image), only coronary candidates peaked above that in the phantom, and the shipped model v6 called
+lung1's root calcium RCA on its peak (docs/model.md, "Peak HU").
 """
 
 from __future__ import annotations
