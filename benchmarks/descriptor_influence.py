@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from cacscore.datasets import open_dataset
+from cacscore.detection.candidates import reference_classes
 from cacscore.detection.classifier import sample_candidate_inputs
 from cacscore.detection.descriptors import DESCRIPTOR_NAMES
 from cacscore.detection.pipeline import PredictOptions, Predictor, load_predictor, prepare_scan
@@ -46,14 +47,11 @@ def cohort_descriptors(cohort: Path, predictor: Predictor) -> tuple[np.ndarray, 
         reference = case.load_labels(volume)
         lookalikes = read_volume(cohort / "truth" / f"{case.case_id}_lookalikes.nii.gz").hu.astype(int)
         scan = prepare_scan(volume, None, settings=predictor.settings, connectivity=predictor.connectivity)
-        for k, cand in enumerate(scan.candidates.candidates):
-            own = scan.candidates.label_map == cand.index
-            counts = np.bincount(lookalikes[own], minlength=len(LookAlike))
-            kinds.append(int(np.argmax(counts[1:]) + 1) if counts[1:].any() else 0)
-            coronary.append(bool((reference[own] > 0).any()))
-            descriptors.append(scan.descriptors[k])
+        kinds.append(reference_classes(scan.candidates, lookalikes))
+        coronary.append(reference_classes(scan.candidates, reference) > 0)
+        descriptors.append(scan.descriptors)
         print(case.case_id, file=sys.stderr, flush=True)
-    return np.array(descriptors), np.array(kinds), np.array(coronary)
+    return np.concatenate(descriptors), np.concatenate(kinds), np.concatenate(coronary)
 
 
 def influence(predictor: Predictor, scan_path: Path, candidates: list[int], median: np.ndarray,

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from cacscore.datasets import open_dataset
+from cacscore.detection.candidates import reference_classes
 from cacscore.detection.pipeline import PredictOptions, load_predictor
 
 BOUNDS = (0.6, 0.7, 0.8, 0.9)
@@ -34,15 +35,13 @@ def called_candidates(cohort: Path, model: str | None) -> list[dict]:
         volume = case.load_volume()
         reference = case.load_labels(volume)
         prediction = predictor.predict_volume(volume)
-        label_map = prediction.candidates.label_map
+        right = reference_classes(prediction.candidates, reference) > 0
         for k, cand in enumerate(prediction.candidates.candidates):
             if prediction.classes[k] == 0:
                 continue
-            box = tuple(slice(a, b) for a, b in zip(cand.bbox_zyx[:3], cand.bbox_zyx[3:], strict=True))
-            own = label_map[box] == cand.index
             rows.append({"case": case.case_id, "candidate": cand.index, "artery": int(prediction.classes[k]),
                          "probability_coronary": round(1.0 - float(prediction.probabilities[k, 0]), 4),
-                         "right": bool((reference[box][own] > 0).any())})
+                         "right": bool(right[k])})
         print(case.case_id, file=sys.stderr, flush=True)
     return rows
 
