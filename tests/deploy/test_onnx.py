@@ -188,3 +188,23 @@ def test_export_of_a_damaged_model_folder_is_one_clear_error(tmp_path, damage, c
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("cacscore")]
     assert len(err) == 1 and err[0].startswith("cacscore export: error:")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_a_capped_net_exports_with_its_caps(tmp_path):
+    """The descriptor caps (an ``inf`` for each uncapped column) travel in the export: beyond its cap a column
+    changes nothing in ONNX Runtime either."""
+    from cacscore.models.candidate_net import CandidateNet
+
+    torch.manual_seed(0)
+    model = CandidateNet(feature_max=[0.6] + [None] * 23).eval()
+    _randomise_batch_norm(model, 3)
+    shapes = {"patches": (2, 32, 32), "features": (24,)}
+    engine = OnnxEngine(export_onnx(model, shapes, tmp_path / "capped.onnx"), threads=1)
+    rng = np.random.default_rng(2)
+    row = {k: rng.standard_normal((1, *s)).astype(np.float32) for k, s in shapes.items()}
+    inputs = {k: np.repeat(v, 3, axis=0) for k, v in row.items()}
+    inputs["features"][:, 0] = (0.6, 2.0, 0.1)  # one candidate at the cap, beyond it, below it
+    p = engine.predict_proba(inputs)
+    assert np.abs(p - _reference_probabilities(model, inputs)).max() < TOLERANCE
+    np.testing.assert_allclose(p[0], p[1], atol=TOLERANCE)
+    assert np.abs(p[0] - p[2]).max() > 1e-6

@@ -11,8 +11,9 @@ Inputs (named float32 arrays, see :class:`cacscore.detection.classifier.Candidat
 Output: logits (N, 4) over (not coronary, LAD incl. left main, LCX, RCA); :data:`CLASS_CODES` maps the
 class index to :class:`~cacscore.labels.Artery` codes. ``branches`` switches the patch CNN or the
 descriptor MLP off (ablations, docs/model.md); ``feature_mask`` zeroes descriptor columns that a model
-must not use. ``forward`` is a pure function of the two arrays (no data-dependent Python control flow), so
-it exports to ONNX unchanged.
+must not use; ``feature_max`` caps descriptor columns from above, so that a model cannot tell apart values
+beyond the cap (a peak HU above the densest noise says only "mineral", docs/model.md). ``forward`` is a
+pure function of the two arrays (no data-dependent Python control flow), so it exports to ONNX unchanged.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ class CandidateNet(nn.Module):
         n_channels: channels of ``patches``.
         branches: which of "patch" and "features" the network uses (at least one).
         feature_mask: 1 for each descriptor column the network may use, 0 for one it must ignore.
+        feature_max: for each descriptor column, the largest value the network sees (larger ones are cut to
+            it; ``None`` for an uncapped column, so that the model's config stays plain JSON); ``None`` caps
+            none.
     """
 
     input_names = ("patches", "features")
@@ -67,6 +71,7 @@ class CandidateNet(nn.Module):
         n_channels: int = 2,
         branches: Sequence[str] = BRANCHES,
         feature_mask: Sequence[float] | None = None,
+        feature_max: Sequence[float | None] | None = None,
     ):
         super().__init__()
         unknown = set(branches) - set(BRANCHES)
@@ -78,6 +83,11 @@ class CandidateNet(nn.Module):
         self.register_buffer("feature_scale", torch.ones(n_features))
         mask = torch.ones(n_features) if feature_mask is None else torch.tensor(feature_mask)
         self.register_buffer("feature_mask", mask.float())
+        # Only a capped model has the buffer, so that the weights of earlier models load unchanged.
+        self.capped = feature_max is not None
+        if self.capped:
+            cap = [float("inf") if c is None else float(c) for c in feature_max]
+            self.register_buffer("feature_max", torch.tensor(cap, dtype=torch.float32))
         fused = 0
         if self.use_patch:
             self.patch = _patch_branch(n_channels, width)
@@ -101,5 +111,7 @@ class CandidateNet(nn.Module):
         if self.use_patch:
             parts.append(self.patch(patches))
         if self.use_features:
+            if self.capped:
+                features = torch.minimum(features, self.feature_max)
             parts.append(self.mlp((features - self.feature_mean) * self.feature_scale * self.feature_mask))
         return self.head(torch.cat(parts, dim=1))

@@ -106,6 +106,18 @@ def _mask_without(*groups: str) -> list[float]:
     return [0.0 if name.startswith(drop) else 1.0 for name in DESCRIPTOR_NAMES]
 
 
+#: Upper caps of the intensity descriptors (HU / 1000) for the "capped-intensity" recipes. Above about 600 HU
+#: peak (300 HU mean) every kind of calcium is found - coronary plaque (the team's RCA plaques peak at
+#: 390-1235 HU), valve and root calcium (lung1's 1040 HU), cartilage and bone - while noise and
+#: partial-volume specks stay far below, so beyond the cap density tells "mineral", not which mineral.
+INTENSITY_CAP: dict[str, float] = {"peak_hu_1000": 0.6, "mean_hu_1000": 0.3}
+
+
+def _caps(caps: dict[str, float]) -> list[float | None]:
+    """A feature cap vector (``None`` = uncapped) from {descriptor name: cap}."""
+    return [caps.get(name) for name in DESCRIPTOR_NAMES]
+
+
 def _recipe(name: str, description: str, architecture_kwargs: dict | None = None, **changes) -> Recipe:
     kwargs = {"n_features": len(DESCRIPTOR_NAMES), "n_classes": 4, "n_channels": 2, "width": 16,
               "dropout": 0.3}
@@ -155,6 +167,17 @@ CANDIDATE_RECIPES: dict[str, tuple[Recipe, CandidateSampling]] = {
         )
         for group in _GROUPS
     },
+    "capped-intensity": (
+        _recipe("capped-intensity", "experiment: default with the peak and mean HU capped at "
+                "INTENSITY_CAP (docs/model.md)", {"feature_max": _caps(INTENSITY_CAP)}),
+        CandidateSampling(),
+    ),
+    "ensemble-capped-intensity": (
+        _recipe("ensemble-capped-intensity", "experiment: ensemble with the peak and mean HU capped at "
+                "INTENSITY_CAP (docs/model.md)", {"n_members": 5, "feature_max": _caps(INTENSITY_CAP)},
+                architecture="candidate_ensemble"),
+        CandidateSampling(),
+    ),
     "ensemble": (
         _recipe("ensemble", "5 CandidateNets of the default recipe from seeds seed..seed+4 on the same "
                 "samples and split, probabilities averaged", {"n_members": 5},
@@ -497,6 +520,9 @@ def fit_candidates(
         return ArrayData(s.inputs, s.targets)
 
     features = plain_train.inputs["features"]
+    if "feature_max" in recipe.architecture_kwargs:  # standardise what the network sees
+        cap = [np.inf if c is None else c for c in recipe.architecture_kwargs["feature_max"]]
+        features = np.minimum(features, np.asarray(cap, dtype=features.dtype))
     device = resolve_device(options.device)
     model, runs = _fit_networks(recipe, arrays(splits["train"]), arrays(splits["val"]),
                                 (features.mean(axis=0), features.std(axis=0)), options, device)
