@@ -108,7 +108,7 @@ def _mask_without(*groups: str) -> list[float]:
 
 #: Upper caps of the intensity descriptors (HU / 1000) for the "capped-intensity" recipes. Above about 600 HU
 #: peak (300 HU mean) every kind of calcium is found - coronary plaque (the team's RCA plaques peak at
-#: 390-1235 HU), valve and root calcium (lung1's 1040 HU), cartilage and bone - while noise and
+#: 390-1235 HU), valve and root calcium (lung1's 1040 HU), ossified cartilage and bone - while noise and
 #: partial-volume specks stay far below, so beyond the cap density tells "mineral", not which mineral.
 INTENSITY_CAP: dict[str, float] = {"peak_hu_1000": 0.6, "mean_hu_1000": 0.3}
 
@@ -145,9 +145,9 @@ _DEFAULT_TEXT = ("CandidateNet: descriptor MLP (intensity, shape, bone, surround
                  " + CNN on a 19 mm tissue-normalised patch, 4 classes, 4 augmented copies per coronary "
                  "candidate, cosine LR, early stopping, temperature calibration")
 
-#: Recipes of the "candidates" task: name -> (trainer recipe, sampling). "default" trains the shipped
-#: model; the "no-..." and "...-only" recipes are the ablations of docs/model.md; "smoke" is a
-#: seconds-long run for tests.
+#: Recipes of the "candidates" task: name -> (trainer recipe, sampling). "ensemble-capped-intensity"
+#: trains the shipped model (v8), "ensemble" v5 and v6 (five "default" networks); the "no-..." and
+#: "...-only" recipes are the ablations of docs/model.md; "smoke" is a seconds-long run for tests.
 CANDIDATE_RECIPES: dict[str, tuple[Recipe, CandidateSampling]] = {
     "default": (_recipe("default", _DEFAULT_TEXT), CandidateSampling()),
     "descriptors-only": (
