@@ -214,7 +214,8 @@ def write_case_outputs(
             result["third_party_warnings"] = [dict(r, message=_redacted(str(r["message"]), values))
                                               for r in caught.records()]
         t = time.perf_counter()
-        page = render_report_html(result, prediction.volume, prediction.labels)
+        page = render_report_html(result, prediction.volume, prediction.labels,
+                                  ruled_out=prediction.ruled_out_mask())
         (staging / REPORT_NAME).write_text(page, encoding="utf-8")
         timings["report"] = time.perf_counter() - t
         result["timings_s"].update({k: round(v, 4) for k, v in timings.items()})

@@ -25,6 +25,8 @@ for more changes):
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
@@ -96,3 +98,24 @@ def test_calcium_scoring_noise_changes_the_calls_little(predicted, predictor, na
     total = predictor.predict_volume(noisy).score.agatston["total"]
     assert abs(total - same_calls) <= 0.25 * same_calls + 5.0, (
         f"{name} with 15 HU more noise: {total:.0f} Agatston, its native calls {same_calls:.0f}")
+
+
+def test_what_anatomy_rules_out_is_shown_for_checking(predicted):
+    """lung1's calcified lower sternum (slices 3-4) is called coronary by the network and ruled out as bone
+    by the decision rule: the report's mask of ruled-out calls is exactly those candidates, it lies on bone
+    (a bright structure of 5 ml or more), and the report shows its slice outlined."""
+    from cacscore.reporting import render_report_html
+
+    volume, prediction = predicted("lung1")
+    mask = prediction.ruled_out_mask()
+    cands = prediction.candidates.candidates
+    ruled = [c.index for c, why in zip(cands, prediction.overruled, strict=True) if why]
+    assert ruled, "lung1: nothing ruled out by anatomy (the sternum was)"
+    assert np.array_equal(mask, np.isin(prediction.candidates.label_map, ruled))
+    bright, _ = ndi.label(volume.hu >= 130.0, structure=ndi.generate_binary_structure(3, 3))
+    size_ml = np.bincount(bright.ravel()) * volume.voxel_volume_mm3 / 1000.0
+    assert size_ml[np.unique(bright[mask])].max() >= BONE_ML
+    page = render_report_html(prediction.result_dict("lung1"), volume, prediction.labels, ruled_out=mask)
+    assert 'id="ruled-out-legend"' in page
+    captions = re.findall(r"slice (\d+) \(z = [-0-9.]+ mm\)[^<]*ruled out by anatomy", page)
+    assert captions and {int(z) for z in captions} <= set(np.flatnonzero(mask.any(axis=(1, 2))).tolist())

@@ -11,10 +11,11 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage
 
 from cacscore.labels import Artery
 from cacscore.reporting import render_report_html, write_result_json, write_summary_csv
-from cacscore.reporting.figures import choose_slices, render_slice
+from cacscore.reporting.figures import RULED_OUT_COLOUR, choose_slices, render_slice
 from cacscore.volume import ScanInfo, Volume
 
 
@@ -107,6 +108,38 @@ def test_calls_ruled_out_by_anatomy_are_listed_for_checking():
                     "slices 18-19, 20 (in front of the rib cage (chest wall)); slice 22 (no fat within "
                     "10 mm).")
     assert 'id="overruled"' not in render_report_html({**RESULT, "candidates": candidates[3:]}, *_scan())
+
+
+def _images(page: str) -> list[np.ndarray]:
+    parser = _Collector()
+    parser.feed(page)
+    return [np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("RGB"))
+            for src in parser.images]
+
+
+def test_calls_ruled_out_by_anatomy_are_drawn_dashed_on_their_own_slice():
+    """A calcification ruled out by anatomy on slice 8 (no lesion there): its slice is shown too, outlined in
+    the ruled-out colour in dashes (part of its ring only), with a legend and a caption saying so; the
+    lesions' slices carry no such outline; without it the report is as before."""
+    volume, labels = _scan()
+    ruled_out = np.zeros(labels.shape, bool)
+    ruled_out[8, 20:30, 100:110] = True
+    page = render_report_html(RESULT, volume, labels, ruled_out=ruled_out)
+    images = _images(page)
+    assert len(images) == 3  # slices 3, 6 and 8
+    yellow = [(im == RULED_OUT_COLOUR).all(axis=2) for im in images]
+    assert not yellow[0].any() and not yellow[1].any() and yellow[2].any()
+    box = np.zeros(yellow[2].shape, bool)  # the dashes lie on the 2-px ring round the calcification
+    rows, cols = np.nonzero(yellow[2])
+    box[rows.min():rows.max() + 1, cols.min():cols.max() + 1] = True
+    ring = box & ~ndimage.binary_erosion(box, iterations=2)
+    assert yellow[2][~ring].sum() == 0 and yellow[2].sum() < 0.75 * ring.sum()  # dashed, not a full ring
+    assert 'id="ruled-out-legend"' in page
+    assert "slice 8 (z = 24.0 mm): ruled out by anatomy (dashed)" in page
+    plain = render_report_html(RESULT, volume, labels)
+    assert len(_images(plain)) == 2 and 'id="ruled-out-legend"' not in plain
+    assert 'id="ruled-out-legend"' not in render_report_html(RESULT, volume, labels,
+                                                             ruled_out=np.zeros(labels.shape, bool))
 
 
 def test_a_category_resting_on_unsure_calls_says_so_under_it():

@@ -244,6 +244,14 @@ class Prediction:
     def heart_mask(self) -> np.ndarray:
         return self.scan.roi
 
+    def ruled_out_mask(self) -> np.ndarray:
+        """bool (z, y, x): the voxels of the candidates the network called coronary and an anatomical veto
+        made not coronary (:attr:`overruled`), so that a report can show them for checking."""
+        if self.overruled is None:
+            return np.zeros(self.labels.shape, bool)
+        indices = [c.index for c, why in zip(self.candidates.candidates, self.overruled, strict=True) if why]
+        return np.isin(self.candidates.label_map, indices)
+
     def result_dict(self, case_id: str | None = None) -> dict[str, Any]:
         """The result.json content: the scoring JSON plus case id, model, each lesion's probability of being
         coronary calcium, the candidate table and timings."""

@@ -1,4 +1,5 @@
-"""PNG figures for reports: axial slices with every calcium lesion outlined in its artery's colour.
+"""PNG figures for reports: axial slices with every calcium lesion outlined in its artery's colour, and the
+calcifications the classifier called coronary but anatomy ruled out outlined in dashed yellow.
 
 Drawn with Pillow (already a Matplotlib dependency) rather than Matplotlib: a few slices per case in a few
 milliseconds each, which keeps the report off the critical path of ``predict``.
@@ -23,16 +24,22 @@ DISPLAY_WINDOW_HU: tuple[float, float] = (-160.0, 240.0)
 MIN_FIELD_MM = 160.0
 #: Displayed image width (pixels).
 DISPLAY_PX = 420
+#: Outline colour (RGB) of a calcification ruled out by anatomy (drawn dashed), unlike every artery's.
+RULED_OUT_COLOUR: tuple[int, int, int] = (255, 200, 0)
+#: Most extra slices shown for ruled-out calcifications (beyond the lesions' ``max_slices``).
+MAX_RULED_OUT_SLICES = 4
 
 
 @dataclass(frozen=True)
 class SliceFigure:
-    """One rendered slice: its index, position along z (mm), arteries drawn, and the PNG as base64."""
+    """One rendered slice: its index, position along z (mm), arteries drawn, whether a ruled-out
+    calcification is drawn, and the PNG as base64."""
 
     index: int
     z_mm: float
     arteries: tuple[str, ...]
     png_base64: str
+    ruled_out: bool = False
 
     @property
     def data_uri(self) -> str:
@@ -67,10 +74,10 @@ def choose_slices(labels: np.ndarray, max_slices: int = 8) -> list[int]:
     return sorted(chosen)
 
 
-def _field_of_view(labels: np.ndarray, spacing_yx: tuple[float, float]) -> tuple[slice, slice]:
-    """In-plane crop: the lesions' bounding box grown to a square of at least MIN_FIELD_MM."""
-    ny, nx = labels.shape[1:]
-    mask2d = (labels > 0).any(axis=0)
+def _field_of_view(shown: np.ndarray, spacing_yx: tuple[float, float]) -> tuple[slice, slice]:
+    """In-plane crop: the bounding box of the ``shown`` voxels grown to a square of at least MIN_FIELD_MM."""
+    ny, nx = shown.shape[1:]
+    mask2d = shown.any(axis=0)
     if mask2d.any():
         rows, cols = np.flatnonzero(mask2d.any(axis=1)), np.flatnonzero(mask2d.any(axis=0))
         cy, cx = (rows[0] + rows[-1]) / 2, (cols[0] + cols[-1]) / 2
@@ -86,8 +93,15 @@ def _field_of_view(labels: np.ndarray, spacing_yx: tuple[float, float]) -> tuple
     return slice(y0, min(ny, y0 + round(2 * half_y))), slice(x0, min(nx, x0 + round(2 * half_x)))
 
 
-def render_slice(volume: Volume, labels: np.ndarray, z: int, crop: tuple[slice, slice]) -> Image.Image:
-    """Slice ``z`` in the display window with each artery's voxels outlined in ``Artery(code).colour``."""
+def _outline(mask: np.ndarray) -> np.ndarray:
+    """The 2-pixel ring just outside ``mask`` (2-D)."""
+    return ndimage.binary_dilation(mask, iterations=2) & ~mask
+
+
+def render_slice(volume: Volume, labels: np.ndarray, z: int, crop: tuple[slice, slice],
+                 ruled_out: np.ndarray | None = None) -> Image.Image:
+    """Slice ``z`` in the display window with each artery's voxels outlined in ``Artery(code).colour`` and
+    the ``ruled_out`` voxels (bool, like ``labels``) in dashed :data:`RULED_OUT_COLOUR`."""
     lo, hi = DISPLAY_WINDOW_HU
     gray = np.clip((volume.hu[z][crop] - lo) / (hi - lo) * 255.0, 0, 255).astype(np.uint8)
     lab = labels[z][crop]
@@ -98,28 +112,48 @@ def render_slice(volume: Volume, labels: np.ndarray, z: int, crop: tuple[slice, 
     out_h = max(1, round(DISPLAY_PX * (h * sy) / (w * sx)))
     image = Image.fromarray(gray).resize((out_w, out_h), Image.Resampling.BILINEAR).convert("RGB")
     rgb = np.asarray(image).copy()
+
+    def enlarged(a: np.ndarray) -> np.ndarray:
+        big = Image.fromarray(a.astype(np.uint8)).resize((out_w, out_h), Image.Resampling.NEAREST)
+        return np.asarray(big)
+
     if lab.any():
-        big = np.asarray(Image.fromarray(lab.astype(np.uint8)).resize((out_w, out_h),
-                                                                               Image.Resampling.NEAREST))
+        big = enlarged(lab)
         for code in np.flatnonzero(np.bincount(big.ravel())):
             if code == 0:
                 continue
-            inside = big == code
-            ring = ndimage.binary_dilation(inside, iterations=2) & ~inside
-            rgb[ring] = Artery(int(code)).colour
+            rgb[_outline(big == code)] = Artery(int(code)).colour
+    if ruled_out is not None and ruled_out[z][crop].any():
+        ring = _outline(enlarged(ruled_out[z][crop]) > 0)
+        yy, xx = np.indices(ring.shape)
+        rgb[ring & (((yy + xx) // 4) % 2 == 0)] = RULED_OUT_COLOUR  # dashes of 4 px
     return Image.fromarray(rgb)
 
 
-def slice_figures(volume: Volume, labels: np.ndarray, max_slices: int = 8) -> list[SliceFigure]:
-    """The report's slice figures (PNG, base64) with lesions outlined by artery colour."""
-    slices = choose_slices(labels, max_slices)
-    crop = _field_of_view(labels, (volume.spacing_zyx_mm[1], volume.spacing_zyx_mm[2]))
+def slice_figures(volume: Volume, labels: np.ndarray, max_slices: int = 8,
+                  ruled_out: np.ndarray | None = None) -> list[SliceFigure]:
+    """The report's slice figures (PNG, base64) with lesions outlined by artery colour.
+
+    ``ruled_out`` (bool, like ``labels``; optional): calcifications the classifier called coronary and
+    anatomy ruled out; the largest slice of each (up to :data:`MAX_RULED_OUT_SLICES` more slices) is shown
+    too, with them outlined in dashed yellow, so that a reader can check what was not scored.
+    """
+    has_ruled_out = ruled_out is not None and bool(ruled_out.any())
+    slices = choose_slices(labels, max_slices) if labels.any() or not has_ruled_out else []
+    shown = labels > 0
+    if has_ruled_out:
+        extra = [z for z in choose_slices(ruled_out.astype(np.uint8), len(slices) + MAX_RULED_OUT_SLICES)
+                 if z not in slices]
+        slices = sorted(slices + extra[:MAX_RULED_OUT_SLICES])
+        shown = shown | ruled_out
+    crop = _field_of_view(shown, (volume.spacing_zyx_mm[1], volume.spacing_zyx_mm[2]))
     figures = []
     for z in slices:
-        image = render_slice(volume, labels, z, crop)
+        image = render_slice(volume, labels, z, crop, ruled_out if has_ruled_out else None)
         buffer = io.BytesIO()
         image.save(buffer, format="PNG", optimize=False, compress_level=3)
         present = tuple(Artery(int(c)).name for c in np.flatnonzero(np.bincount(labels[z].ravel())) if c != 0)
         z_mm = float(volume.index_to_physical(np.array([z, 0, 0]))[2])
-        figures.append(SliceFigure(z, z_mm, present, base64.b64encode(buffer.getvalue()).decode("ascii")))
+        figures.append(SliceFigure(z, z_mm, present, base64.b64encode(buffer.getvalue()).decode("ascii"),
+                                   ruled_out=has_ruled_out and bool(ruled_out[z].any())))
     return figures

@@ -14,7 +14,7 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from cacscore.labels import Artery
-from cacscore.reporting.figures import DISPLAY_PX, slice_figures
+from cacscore.reporting.figures import DISPLAY_PX, RULED_OUT_COLOUR, slice_figures
 from cacscore.volume import Volume
 
 #: Arteries in the per-artery table, in reporting order (LM only when the result keeps it separate).
@@ -209,6 +209,7 @@ def render_report_html(
     labels: np.ndarray,
     *,
     max_slices: int = 8,
+    ruled_out: np.ndarray | None = None,
 ) -> str:
     """The report page for one case as a string (self-contained HTML5).
 
@@ -218,10 +219,16 @@ def render_report_html(
         volume: the scan the result was computed on.
         labels: (z, y, x) calcium label volume (Artery codes) on the scan's grid.
         max_slices: most axial slices shown (the largest slice of each lesion, biggest lesions first).
+        ruled_out: bool (z, y, x), the calcifications the classifier called coronary and anatomy ruled out
+            (:meth:`~cacscore.detection.pipeline.Prediction.ruled_out_mask`); drawn dashed yellow on their
+            largest slices, which are shown too. None: not drawn.
     """
     labels = np.asarray(labels)
-    if labels.shape != volume.shape:
-        raise ValueError(f"labels of shape {labels.shape} do not match the volume's {volume.shape}")
+    for name, array in (("labels", labels), ("ruled_out", ruled_out)):
+        if array is not None and np.shape(array) != volume.shape:
+            raise ValueError(f"{name} of shape {np.shape(array)} do not match the volume's {volume.shape}")
+    figures = slice_figures(volume, labels, max_slices=max_slices,
+                            ruled_out=None if ruled_out is None else np.asarray(ruled_out, bool))
     lesions = list(result.get("lesions") or [])
     model = result.get("model") or {}
     settings = result.get("settings") or {}
@@ -241,7 +248,9 @@ def render_report_html(
                         else "calcified regions (per slice)"),
         "arteries": _artery_rows(result, lesions),
         "lesions": _lesion_rows(lesions),
-        "figures": slice_figures(volume, labels, max_slices=max_slices),
+        "figures": figures,
+        "any_ruled_out": any(f.ruled_out for f in figures),
+        "ruled_out_colour": "#{:02x}{:02x}{:02x}".format(*RULED_OUT_COLOUR),
         "fig_width": DISPLAY_PX,
         "scan_rows": _scan_rows(result),
         "method_rows": _method_rows(result),
