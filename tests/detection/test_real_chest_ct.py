@@ -101,9 +101,10 @@ def test_calcium_scoring_noise_changes_the_calls_little(predicted, predictor, na
 
 
 def test_what_anatomy_rules_out_is_shown_for_checking(predicted):
-    """lung1's calcified lower sternum (slices 3-4) is called coronary by the network and ruled out as bone
-    by the decision rule: the report's mask of ruled-out calls is exactly those candidates, it lies on bone
-    (a bright structure of 5 ml or more), and the report shows its slice outlined."""
+    """lung1's calcified lower sternum and its cartilage (slices 3-4) are called coronary by the network and
+    ruled out as bone by the decision rule: the report's mask of ruled-out calls is exactly those
+    candidates, it lies on bone (a bright structure of 5 ml or more), and the report shows its slice
+    outlined."""
     from cacscore.reporting import render_report_html
 
     volume, prediction = predicted("lung1")
