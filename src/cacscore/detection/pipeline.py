@@ -249,8 +249,7 @@ class Prediction:
         made not coronary (:attr:`overruled`), so that a report can show them for checking."""
         if self.overruled is None:
             return np.zeros(self.labels.shape, bool)
-        indices = [c.index for c, why in zip(self.candidates.candidates, self.overruled, strict=True) if why]
-        return np.isin(self.candidates.label_map, indices)
+        return self.candidates.paint(self.overruled != "", dtype=bool)
 
     def result_dict(self, case_id: str | None = None) -> dict[str, Any]:
         """The result.json content: the scoring JSON plus case id, model, each lesion's probability of being
