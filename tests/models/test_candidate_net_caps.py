@@ -45,11 +45,13 @@ def test_an_uncapped_net_keeps_the_state_of_earlier_models():
     assert capped["feature_max"][0] == pytest.approx(0.6) and torch.isinf(capped["feature_max"][1])
 
 
-def test_the_caps_are_plain_json():
+@pytest.mark.parametrize("recipe", ["capped-intensity", "ensemble-capped-intensity",
+                                    "ensemble10-capped-intensity"])
+def test_the_caps_are_plain_json(recipe: str):
     """An uncapped column is null in the model's config, not the non-standard Infinity."""
     from cacscore.training.candidate_task import CANDIDATE_RECIPES, INTENSITY_CAP
 
-    kwargs = CANDIDATE_RECIPES["ensemble-capped-intensity"][0].architecture_kwargs
+    kwargs = CANDIDATE_RECIPES[recipe][0].architecture_kwargs
     text = json.dumps(kwargs, allow_nan=False)
     caps = json.loads(text)["feature_max"]
     assert caps[0] == INTENSITY_CAP["peak_hu_1000"] and caps[1] == INTENSITY_CAP["mean_hu_1000"]

@@ -178,6 +178,12 @@ CANDIDATE_RECIPES: dict[str, tuple[Recipe, CandidateSampling]] = {
                 architecture="candidate_ensemble"),
         CandidateSampling(),
     ),
+    "ensemble10-capped-intensity": (
+        _recipe("ensemble10-capped-intensity", "experiment: ensemble-capped-intensity with 10 members "
+                "(seeds seed..seed+9), against the spread between seeds (docs/results.md)",
+                {"n_members": 10, "feature_max": _caps(INTENSITY_CAP)}, architecture="candidate_ensemble"),
+        CandidateSampling(),
+    ),
     "ensemble": (
         _recipe("ensemble", "5 CandidateNets of the default recipe from seeds seed..seed+4 on the same "
                 "samples and split, probabilities averaged", {"n_members": 5},
