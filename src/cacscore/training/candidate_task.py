@@ -145,9 +145,10 @@ _DEFAULT_TEXT = ("CandidateNet: descriptor MLP (intensity, shape, bone, surround
                  " + CNN on a 19 mm tissue-normalised patch, 4 classes, 4 augmented copies per coronary "
                  "candidate, cosine LR, early stopping, temperature calibration")
 
-#: Recipes of the "candidates" task: name -> (trainer recipe, sampling). "ensemble-capped-intensity"
-#: trains the shipped model (v8), "ensemble" v5 and v6 (five "default" networks); the "no-..." and
-#: "...-only" recipes are the ablations of docs/model.md; "smoke" is a seconds-long run for tests.
+#: Recipes of the "candidates" task: name -> (trainer recipe, sampling). "ensemble10-capped-intensity"
+#: trains the shipped model (v9), "ensemble-capped-intensity" v8, "ensemble" v5 and v6 (five "default"
+#: networks); the "no-..." and "...-only" recipes are the ablations of docs/model.md; "smoke" is a
+#: seconds-long run for tests.
 CANDIDATE_RECIPES: dict[str, tuple[Recipe, CandidateSampling]] = {
     "default": (_recipe("default", _DEFAULT_TEXT), CandidateSampling()),
     "descriptors-only": (
@@ -179,8 +180,8 @@ CANDIDATE_RECIPES: dict[str, tuple[Recipe, CandidateSampling]] = {
         CandidateSampling(),
     ),
     "ensemble10-capped-intensity": (
-        _recipe("ensemble10-capped-intensity", "experiment: ensemble-capped-intensity with 10 members "
-                "(seeds seed..seed+9), against the spread between seeds (docs/results.md)",
+        _recipe("ensemble10-capped-intensity", "the shipped model v9: ensemble-capped-intensity with 10 "
+                "members (seeds seed..seed+9), against the spread between seeds (docs/results.md)",
                 {"n_members": 10, "feature_max": _caps(INTENSITY_CAP)}, architecture="candidate_ensemble"),
         CandidateSampling(),
     ),
