@@ -173,18 +173,20 @@ CANDIDATE_RECIPES: dict[str, tuple[Recipe, CandidateSampling]] = {
                 "INTENSITY_CAP (docs/model.md)", {"feature_max": _caps(INTENSITY_CAP)}),
         CandidateSampling(),
     ),
-    "ensemble-capped-intensity": (
-        _recipe("ensemble-capped-intensity", "experiment: ensemble with the peak and mean HU capped at "
-                "INTENSITY_CAP (docs/model.md)", {"n_members": 5, "feature_max": _caps(INTENSITY_CAP)},
-                architecture="candidate_ensemble"),
-        CandidateSampling(),
-    ),
-    "ensemble10-capped-intensity": (
-        _recipe("ensemble10-capped-intensity", "the shipped model v9: ensemble-capped-intensity with 10 "
-                "members (seeds seed..seed+9), against the spread between seeds (docs/results.md)",
-                {"n_members": 10, "feature_max": _caps(INTENSITY_CAP)}, architecture="candidate_ensemble"),
-        CandidateSampling(),
-    ),
+    **{
+        name: (
+            _recipe(name, text, {"n_members": n_members, "feature_max": _caps(INTENSITY_CAP)},
+                    architecture="candidate_ensemble"),
+            CandidateSampling(),
+        )
+        for name, n_members, text in (
+            ("ensemble-capped-intensity", 5,
+             "experiment: ensemble with the peak and mean HU capped at INTENSITY_CAP (docs/model.md)"),
+            ("ensemble10-capped-intensity", 10,
+             "the shipped model v9: ensemble-capped-intensity with 10 members (seeds seed..seed+9), "
+             "against the spread between seeds (docs/results.md)"),
+        )
+    },
     "ensemble": (
         _recipe("ensemble", "5 CandidateNets of the default recipe from seeds seed..seed+4 on the same "
                 "samples and split, probabilities averaged", {"n_members": 5},
