@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from cacscore.phantom.lookalikes import CALCIUM_DENSITY_HU, LookAlike, _aortic_root_wall, _aortic_valve
+from cacscore.phantom.lookalikes import CALCIUM_DENSITY_HU, LookAlike, _aortic_root_wall, _aortic_valve, chain
 
 #: An aortic root of radius 15 mm whose axis runs up and to the patient's right (world mm).
 _AXIS = np.array([-0.3, 0.0, 1.0]) / np.linalg.norm([-0.3, 0.0, 1.0])
@@ -71,3 +71,17 @@ def test_valve_and_root_calcium_reach_the_densest_coronary_plaque():
             densities += [e.density_hu for obj in objects for e in obj.ellipsoids]
     assert max(densities) > 1200.0
     assert CALCIUM_DENSITY_HU[0] * 0.8 <= min(densities) and max(densities) <= CALCIUM_DENSITY_HU[1]
+
+
+def test_a_chain_through_coinciding_points_keeps_its_last_tangent():
+    """An aortic-wall plaque near the aorta's end repeats the end point (its indices are clipped there): the
+    ellipsoids there keep the tangent of the points before them (along x here) instead of a 0/0 frame (a
+    cohort of 40 crashed on it). Without a tangent yet (the first point), the chain runs along z."""
+    pts = np.array([[0.0, 0.0, 0.0], [1.5, 0.0, 0.0], [3.0, 0.0, 0.0], [3.0, 0.0, 0.0], [3.0, 0.0, 0.0]])
+    radial = np.tile([0.0, 1.0, 0.0], (len(pts), 1))
+    ells = chain(pts, 1.2, 0.8, 1.4, 500.0, np.random.default_rng(0), radial)
+    for e in ells:
+        assert np.all(np.isfinite(e.axes))
+    assert np.allclose(np.abs(ells[3].axes[0]), [1.0, 0.0, 0.0])  # the tangent from points 1-3
+    lone = chain(np.zeros((2, 3)), 1.2, 0.8, 1.4, 500.0, np.random.default_rng(0), radial[:2])
+    assert np.allclose(np.abs(lone[0].axes[0]), [0.0, 0.0, 1.0])

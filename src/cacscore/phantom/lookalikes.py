@@ -90,11 +90,14 @@ def chain(
 ) -> list[Ellipsoid]:
     """Ellipsoids along ``points``, each oriented by the local tangent and a radial direction."""
     out = []
+    last_t = np.array([0.0, 0.0, 1.0])
     for i, p in enumerate(points):
         a = points[max(i - 1, 0)]
         b = points[min(i + 1, len(points) - 1)]
-        t = b - a if len(points) > 1 else np.array([0.0, 0.0, 1.0])
-        f = frame_from(t / max(np.linalg.norm(t), 1e-9))
+        t = b - a
+        # Neighbours that coincide (a chain clipped at a tube's end) keep the last tangent.
+        t = last_t = t / np.linalg.norm(t) if np.linalg.norm(t) > 1e-6 else last_t
+        f = frame_from(t)
         radial = radial_dirs[i] - (radial_dirs[i] @ f[0]) * f[0]
         radial /= max(np.linalg.norm(radial), 1e-9)
         axes = np.stack([f[0], radial, np.cross(f[0], radial)])
