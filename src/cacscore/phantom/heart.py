@@ -80,6 +80,7 @@ class HeartGeometry:
     # where the collar is missing: (unit direction across the root's axis, half-angle in rad) per gap
     root_fat_gaps: list[tuple[np.ndarray, float]] = field(default_factory=list)
     branches: list = field(default_factory=list)  # coronaries.Branch
+    veins: list = field(default_factory=list)  # coronaries.Branch: the cardiac veins beside the arteries
     coronary_fat: dict[str, tuple[float, float]] = field(default_factory=dict)  # artery: (gap, sleeve) mm
 
     @property
@@ -102,7 +103,7 @@ class HeartGeometry:
         self.pv_centre = self.pv_centre + shift
         self.sinuses = {k: v + shift for k, v in self.sinuses.items()}
         self.floor_z += float(shift[2])
-        for br in self.branches:
+        for br in self.branches + self.veins:
             br.points = br.points + shift
 
     def scale(self, factor: float) -> None:

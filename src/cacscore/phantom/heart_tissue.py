@@ -1,5 +1,5 @@
 """Painting the heart on the scan grid: pericardium, epicardial fat (with the coronaries' fat sleeves),
-myocardium, unenhanced blood in the chambers and the aortic root, and the coronary vessels.
+myocardium, unenhanced blood in the chambers and the aortic root, the cardiac veins and the coronary vessels.
 
 The signed distances of :class:`cacscore.phantom.heart.HeartGeometry` are evaluated on a <= 1.5 mm grid
 (:class:`cacscore.phantom.shapes.CoarseBox`), upsampled, and turned into partial-volume fractions
@@ -42,6 +42,9 @@ SAC_REACH_MM: float = 16.0
 #: as valve calcium does. 1 mm, not more: with 2.5 mm the phantom's coronaries sat in purer fat than
 #: lung2's (docs/phantom.md).
 GROOVE_FAT_MM: float = 1.0
+#: Fat (mm) kept round each cardiac vein (coronaries._cardiac_veins) in the pericardial sac: the veins lie in
+#: the grooves' fat beside the arteries, not on the sac's surface.
+VEIN_FAT_MM: float = 1.0
 
 
 @dataclass
@@ -104,6 +107,8 @@ def heart_fields(
         balls_sdf(cb.x, cb.y, cb.z, br.points[::2], outer + sleeve, SAC_REACH_MM, sleeves)
         balls_sdf(cb.x, cb.y, cb.z, br.points[::2], outer + min(sleeve, GROOVE_FAT_MM), GROOVE_FAT_MM + 4.0,
                   groove)
+    for v in heart.veins:  # the veins run in the groove's fat too (a rim of VEIN_FAT_MM round them)
+        balls_sdf(cb.x, cb.y, cb.z, v.points[::2], v.radii_mm[::2] + VEIN_FAT_MM, SAC_REACH_MM, sleeves)
     vessels = cb.full()
     for pts, radii in great_vessels:
         balls_sdf(cb.x, cb.y, cb.z, pts, radii, SAC_REACH_MM, vessels)
@@ -165,6 +170,11 @@ def paint_heart(
         f = frac(d)
         sub += f * (np.float32(value) - sub)
         lab[f >= 0.5] = code
+    vein = np.zeros(sub.shape, np.float32)
+    for v in heart.veins:
+        tube_occupancy(grid, v.points, v.radii_mm, box, out=vein)
+    sub += vein * (np.float32(h.blood) - sub)
+    lab[vein >= 0.5] = Tissue.BLOOD
     vessel = np.zeros(sub.shape, np.float32)
     for br in heart.branches:
         tube_occupancy(grid, br.points, br.radii_mm + WALL_MM, box, out=vessel)
@@ -172,7 +182,7 @@ def paint_heart(
     sub += vessel * (coronary_hu - sub)
     lab[vessel >= 0.5] = Tissue.CORONARY
     mask = np.zeros(grid.shape, bool)
-    mask[box] = (peri <= 0) | (vessel > 0)
+    mask[box] = (peri <= 0) | (vessel > 0) | (vein > 0)
     return mask
 
 
