@@ -49,18 +49,20 @@ def random_candidate_model(folder: Path, seed: int = 0) -> Path:
     )
 
 
-def model_calling_every_candidate(folder: Path) -> Path:
+def model_calling_every_candidate(folder: Path, keep_vetoes: bool = False) -> Path:
     """A copy of the shipped model folder whose decision rule calls every candidate coronary (threshold
-    0, no anatomical veto): for tests of reading, validation and outputs that need calcium labels on
-    scans the shipped model rightly scores 0 (the QRM phantom's inserts)."""
+    0, and no anatomical veto unless ``keep_vetoes``): for tests of reading, validation and outputs that
+    need calcium labels on scans the shipped model rightly scores 0 (the QRM phantom's inserts), and,
+    with the vetoes kept, for tests of what anatomy rules out whatever the network calls."""
     import shutil
 
     from cacscore.detection.pipeline import shipped_model_dir
 
     shutil.copytree(shipped_model_dir(), folder)
     config = json.loads((folder / "config.json").read_text())
-    config["decision"].update(min_coronary_probability=0.0, require_fat=False, require_inside_cage=False,
-                              require_outside_bone=False)
+    config["decision"]["min_coronary_probability"] = 0.0
+    if not keep_vetoes:
+        config["decision"].update(require_fat=False, require_inside_cage=False, require_outside_bone=False)
     (folder / "config.json").write_text(json.dumps(config))
     return folder
 
