@@ -140,6 +140,10 @@ def test_calls_ruled_out_by_anatomy_are_drawn_dashed_on_their_own_slice():
     assert len(_images(plain)) == 2 and 'id="ruled-out-legend"' not in plain
     assert 'id="ruled-out-legend"' not in render_report_html(RESULT, volume, labels,
                                                              ruled_out=np.zeros(labels.shape, bool))
+    ruled_out[8] = False
+    ruled_out[6, 20:30, 100:110] = True  # on a lesion's slice: drawn there, no slice of its own
+    page = render_report_html(RESULT, volume, labels, ruled_out=ruled_out)
+    assert len(_images(page)) == 2 and "slice 6 (z = 18.0 mm): RCA; ruled out by anatomy (dashed)" in page
 
 
 def test_a_category_resting_on_unsure_calls_says_so_under_it():
@@ -156,8 +160,48 @@ def test_a_category_resting_on_unsure_calls_says_so_under_it():
 
 def test_choose_slices():
     _, labels = _scan()
-    assert choose_slices(labels) == [3, 6]
-    assert choose_slices(np.zeros((9, 4, 4), np.uint8)) == [4]
+    assert choose_slices(labels) == ([3, 6], 0)  # the RCA's slices 6-7 are equal: the first
+    assert choose_slices(np.zeros((9, 4, 4), np.uint8)) == ([4], 0)
+    assert choose_slices(np.zeros((9, 4, 4), np.uint8), shown=(2,)) == ([], 0)
+
+
+def test_every_lesion_gets_a_slice_unless_it_lies_on_one_shown():
+    """Twelve specks on twelve slices: twelve slices (the old page showed 8); over the cap, the biggest are
+    shown and the rest counted. A speck on the slice shown for a bigger lesion adds no slice; one on
+    another slice does."""
+    labels = np.zeros((30, 40, 40), np.uint8)
+    for i, z in enumerate(range(0, 24, 2)):
+        labels[z, 2:4 + i, 2:4] = Artery.LAD  # sizes 4, 6, ..., 26 voxels
+    assert choose_slices(labels) == (list(range(0, 24, 2)), 0)
+    assert choose_slices(labels, max_slices=3) == ([18, 20, 22], 9)
+    big = np.zeros((10, 40, 40), np.uint8)
+    big[2:5, 5:15, 5:15] = Artery.RCA
+    big[3, 9:12, 9:12] = 0  # its slices 2 and 4 (100 voxels) beat 3 (91): slice 2 is shown
+    assert choose_slices(big) == ([2], 0)
+    big[2, 30:32, 30:32] = Artery.LCX  # on the slice shown: pictured with it
+    assert choose_slices(big) == ([2], 0)
+    big[2, 30:32, 30:32] = 0
+    big[3, 30:32, 30:32] = Artery.LCX  # on another of the big lesion's slices: that slice is shown too
+    assert choose_slices(big) == ([2, 3], 0)
+    big[3, 30:32, 30:32] = 0  # a lesion of one slice each: the big one's slices 2-4 are three lesions
+    assert choose_slices(big, per_slice=True) == ([2, 3, 4], 0)
+
+
+def test_lesions_left_without_a_picture_are_counted_under_the_slices():
+    """The unit is the lesion table's: RESULT's RCA lesion spans slices 6-7 (one picture); listed as a
+    region per slice (the clinical convention), each slice gets its own."""
+    volume, labels = _scan()
+    rca = RESULT["lesions"][1]
+    per_slice = dict(RESULT, lesions=[RESULT["lesions"][0], dict(rca, slices=[6]),
+                                      dict(rca, id=3, slices=[7])])
+    assert len(_images(render_report_html(RESULT, volume, labels))) == 2
+    assert len(_images(render_report_html(per_slice, volume, labels))) == 3
+    assert 'id="unpictured"' not in render_report_html(RESULT, volume, labels)
+    page = render_report_html(RESULT, volume, labels, max_slices=1)
+    assert len(_images(page)) == 1
+    assert page.split('id="unpictured">')[1].split("</p>")[0] == (
+        "1 more lesion is not pictured: the page shows at most 1 slices of lesions; see the lesion table "
+        "for their slices.")
 
 
 def test_empty_result_renders():

@@ -26,6 +26,9 @@ MIN_FIELD_MM = 160.0
 DISPLAY_PX = 420
 #: Outline colour (RGB) of a calcification ruled out by anatomy (drawn dashed), unlike every artery's.
 RULED_OUT_COLOUR: tuple[int, int, int] = (255, 200, 0)
+#: Most slices shown for the scored lesions: enough to picture every lesion of a heavily calcified scan
+#: (lung2's 22 regions lie on 10 slices), few enough for one page.
+MAX_SLICES = 24
 #: Most extra slices shown for ruled-out calcifications (beyond the lesions' ``max_slices``).
 MAX_RULED_OUT_SLICES = 4
 
@@ -46,32 +49,42 @@ class SliceFigure:
         return f"data:image/png;base64,{self.png_base64}"
 
 
-def choose_slices(labels: np.ndarray, max_slices: int = 8) -> list[int]:
-    """Slices to show: the slice of largest area of every labelled lesion (3-D connected), biggest first.
+def choose_slices(labels: np.ndarray, max_slices: int = MAX_SLICES, shown: tuple[int, ...] = (),
+                  per_slice: bool = False) -> tuple[list[int], int]:
+    """Slices that picture every labelled lesion beside the slices already ``shown``, and how many lesions
+    they leave without a picture.
 
-    With no labelled voxel, the middle slice.
+    A lesion is a 3-D connected region (26-neighbour), or with ``per_slice`` a region of one slice
+    (8-neighbour), as the clinical convention's lesion table lists them.
+
+    Greedy, biggest lesion first: a lesion with no voxel on a slice shown or chosen adds its slice of
+    largest area, until ``max_slices`` are chosen. With no labelled voxel and nothing shown, the middle
+    slice.
     """
     mask = labels > 0
     if not mask.any():
-        return [labels.shape[0] // 2]
+        return ([] if shown else [labels.shape[0] // 2]), 0
     # work in the lesions' bounding box (a small part of the scan)
     box = tuple(slice(int(np.flatnonzero(p)[0]), int(np.flatnonzero(p)[-1]) + 1)
                 for p in (mask.any(axis=(1, 2)), mask.any(axis=(0, 2)), mask.any(axis=(0, 1))))
     z0 = box[0].start
-    components, n = ndimage.label(mask[box], structure=np.ones((3, 3, 3), bool))
-    per_slice = np.stack([np.bincount(components[z].ravel(), minlength=n + 1)
-                          for z in range(components.shape[0])])
-    per_slice[:, 0] = 0
-    best_slice = per_slice.argmax(axis=0)[1:] + z0
-    size = per_slice.sum(axis=0)[1:]
+    structure = np.ones((3, 3, 3), bool)
+    if per_slice:
+        structure[[0, 2]] = False
+    components, n = ndimage.label(mask[box], structure=structure)
+    area = np.stack([np.bincount(components[z].ravel(), minlength=n + 1)
+                     for z in range(components.shape[0])])[:, 1:]
+    best_slice = area.argmax(axis=0) + z0
     chosen: list[int] = []
-    for lesion in np.argsort(-size, kind="stable"):
-        z = int(best_slice[lesion])
-        if z not in chosen:
-            chosen.append(z)
+    unpictured = 0
+    for lesion in np.argsort(-area.sum(axis=0), kind="stable"):
+        if any(0 <= z - z0 < len(area) and area[z - z0, lesion] for z in (*shown, *chosen)):
+            continue
         if len(chosen) == max_slices:
-            break
-    return sorted(chosen)
+            unpictured += 1
+        else:
+            chosen.append(int(best_slice[lesion]))
+    return sorted(chosen), unpictured
 
 
 def _field_of_view(shown: np.ndarray, spacing_yx: tuple[float, float]) -> tuple[slice, slice]:
@@ -130,21 +143,26 @@ def render_slice(volume: Volume, labels: np.ndarray, z: int, crop: tuple[slice, 
     return Image.fromarray(rgb)
 
 
-def slice_figures(volume: Volume, labels: np.ndarray, max_slices: int = 8,
-                  ruled_out: np.ndarray | None = None) -> list[SliceFigure]:
-    """The report's slice figures (PNG, base64) with lesions outlined by artery colour.
+def slice_figures(volume: Volume, labels: np.ndarray, max_slices: int = MAX_SLICES,
+                  ruled_out: np.ndarray | None = None,
+                  per_slice: bool = False) -> tuple[list[SliceFigure], int]:
+    """The report's slice figures (PNG, base64) with lesions outlined by artery colour, and how many
+    lesions (3-D, or regions of one slice with ``per_slice``; see :func:`choose_slices`) they leave without
+    a picture (0 unless more than ``max_slices`` slices are needed).
 
     ``ruled_out`` (bool, like ``labels``; optional): calcifications the classifier called coronary and
-    anatomy ruled out; the largest slice of each (up to :data:`MAX_RULED_OUT_SLICES` more slices) is shown
-    too, with them outlined in dashed yellow, so that a reader can check what was not scored.
+    anatomy ruled out; those not on a lesion's slice get their largest slice shown too (up to
+    :data:`MAX_RULED_OUT_SLICES` more slices), with them outlined in dashed yellow, so that a reader can
+    check what was not scored.
     """
     has_ruled_out = ruled_out is not None and bool(ruled_out.any())
-    slices = choose_slices(labels, max_slices) if labels.any() or not has_ruled_out else []
+    slices, unpictured = (choose_slices(labels, max_slices, per_slice=per_slice)
+                          if labels.any() or not has_ruled_out
+                          else ([], 0))
     shown = labels > 0
     if has_ruled_out:
-        extra = [z for z in choose_slices(ruled_out.astype(np.uint8), len(slices) + MAX_RULED_OUT_SLICES)
-                 if z not in slices]
-        slices = sorted(slices + extra[:MAX_RULED_OUT_SLICES])
+        extra, _ = choose_slices(ruled_out.astype(np.uint8), MAX_RULED_OUT_SLICES, shown=tuple(slices))
+        slices = sorted(slices + extra)
         shown = shown | ruled_out
     crop = _field_of_view(shown, (volume.spacing_zyx_mm[1], volume.spacing_zyx_mm[2]))
     figures = []
@@ -156,4 +174,4 @@ def slice_figures(volume: Volume, labels: np.ndarray, max_slices: int = 8,
         z_mm = float(volume.index_to_physical(np.array([z, 0, 0]))[2])
         figures.append(SliceFigure(z, z_mm, present, base64.b64encode(buffer.getvalue()).decode("ascii"),
                                    ruled_out=has_ruled_out and bool(ruled_out[z].any())))
-    return figures
+    return figures, unpictured

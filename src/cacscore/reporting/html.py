@@ -14,7 +14,7 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from cacscore.labels import Artery
-from cacscore.reporting.figures import DISPLAY_PX, RULED_OUT_COLOUR, slice_figures
+from cacscore.reporting.figures import DISPLAY_PX, MAX_SLICES, RULED_OUT_COLOUR, slice_figures
 from cacscore.volume import Volume
 
 #: Arteries in the per-artery table, in reporting order (LM only when the result keeps it separate).
@@ -208,7 +208,7 @@ def render_report_html(
     volume: Volume,
     labels: np.ndarray,
     *,
-    max_slices: int = 8,
+    max_slices: int = MAX_SLICES,
     ruled_out: np.ndarray | None = None,
 ) -> str:
     """The report page for one case as a string (self-contained HTML5).
@@ -218,7 +218,10 @@ def render_report_html(
             at the top.
         volume: the scan the result was computed on.
         labels: (z, y, x) calcium label volume (Artery codes) on the scan's grid.
-        max_slices: most axial slices shown (the largest slice of each lesion, biggest lesions first).
+        max_slices: most axial slices shown for the lesions (greedy, biggest lesion first: the largest
+            slice of each lesion not yet on a slice shown; a lesion is what the lesion table lists: a
+            region of one slice, or 3-D where a listed lesion spans slices, as under the orCaScore
+            convention); lesions left without a picture are counted under the slices.
         ruled_out: bool (z, y, x), the calcifications the classifier called coronary and anatomy ruled out
             (:meth:`~cacscore.detection.pipeline.Prediction.ruled_out_mask`); drawn dashed yellow on their
             largest slices, which are shown too. None: not drawn.
@@ -227,9 +230,11 @@ def render_report_html(
     for name, array in (("labels", labels), ("ruled_out", ruled_out)):
         if array is not None and np.shape(array) != volume.shape:
             raise ValueError(f"{name} of shape {np.shape(array)} do not match the volume's {volume.shape}")
-    figures = slice_figures(volume, labels, max_slices=max_slices,
-                            ruled_out=None if ruled_out is None else np.asarray(ruled_out, bool))
     lesions = list(result.get("lesions") or [])
+    figures, unpictured = slice_figures(
+        volume, labels, max_slices=max_slices,
+        ruled_out=None if ruled_out is None else np.asarray(ruled_out, bool),
+        per_slice=all(len(les.get("slices") or ()) <= 1 for les in lesions))
     model = result.get("model") or {}
     settings = result.get("settings") or {}
     scan = result.get("scan") or {}
@@ -250,6 +255,8 @@ def render_report_html(
         "lesions": _lesion_rows(lesions),
         "figures": figures,
         "any_ruled_out": any(f.ruled_out for f in figures),
+        "unpictured": unpictured,
+        "max_slices": max_slices,
         "ruled_out_colour": "#{:02x}{:02x}{:02x}".format(*RULED_OUT_COLOUR),
         "fig_width": DISPLAY_PX,
         "scan_rows": _scan_rows(result),
