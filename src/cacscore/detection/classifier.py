@@ -255,16 +255,17 @@ class DecisionRule:
         vetoes, the candidates' (N, len(DESCRIPTOR_NAMES)) descriptors (none applied without them)."""
         return self.decide(probabilities, descriptors)[0]
 
-    def decide(self, probabilities: np.ndarray, descriptors: np.ndarray | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def decide(self, probabilities: np.ndarray, descriptors: np.ndarray | None = None,
+               artery: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(artery codes, overruled): :meth:`classes`, and per candidate the veto's reason where the
-        network called it coronary and anatomy did not ("" elsewhere)."""
+        network called it coronary and anatomy did not ("" elsewhere). ``artery`` (N,) class indices 1-3
+        name the artery instead of the most probable one (:mod:`cacscore.detection.artery`)."""
         probabilities = np.asarray(probabilities)
         n = len(probabilities)
         if n == 0:
             return np.zeros(0, np.uint8), np.full(0, "", dtype=object)
         codes = np.asarray(self.class_codes, np.uint8)
-        artery = codes[1 + np.argmax(probabilities[:, 1:], axis=1)]
+        artery = codes[1 + np.argmax(probabilities[:, 1:], axis=1) if artery is None else np.asarray(artery)]
         called = 1.0 - probabilities[:, 0] >= self.min_coronary_probability
         reasons = self.vetoes(descriptors) if descriptors is not None else np.full(n, "", dtype=object)
         coronary = called & (reasons == "")
