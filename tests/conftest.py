@@ -111,6 +111,12 @@ def random_model_dir(helpers, tmp_path_factory) -> Path:
     return helpers.random_candidate_model(tmp_path_factory.mktemp("model") / "random-candidates")
 
 
+@pytest.fixture(scope="session")
+def tiny_phantom_cases(helpers, tmp_path_factory) -> list:
+    """Three phantom cases of 30 slices with reference labels and heart masks (``helpers.TINY_PHANTOM``)."""
+    return helpers.tiny_phantom_cohort(tmp_path_factory.mktemp("tiny-phantom"))
+
+
 #: (z, row, col, height, width, artery) of the three reference lesions, all 300 HU.
 LESIONS = ((1, 1, 1, 2, 4, Artery.LAD), (2, 8, 8, 2, 2, Artery.LCX), (1, 12, 2, 1, 2, Artery.RCA))
 

@@ -67,6 +67,28 @@ def model_calling_every_candidate(folder: Path, keep_vetoes: bool = False) -> Pa
     return folder
 
 
+#: (seed, vendor, risk category) of the tiny phantom cases of the training tasks' tests (patients p0-p2).
+TINY_PHANTOM = ((71, "siemens", 3), (72, "philips", 2), (73, "ge", 4))
+
+
+def tiny_phantom_cohort(root: Path) -> list:
+    """The :data:`TINY_PHANTOM` cases (30 slices) as NIfTI image, reference and heart mask in ``root``."""
+    from cacscore.datasets import Case
+    from cacscore.io import write_mask, write_volume
+    from cacscore.phantom import generate_case
+
+    out = []
+    for i, (seed, vendor, category) in enumerate(TINY_PHANTOM):
+        c = generate_case(seed, vendor, category=category, n_slices=30)
+        image, labels, heart = root / f"c{i}.nii.gz", root / f"c{i}_R.nii.gz", root / f"c{i}_H.nii.gz"
+        write_volume(c.volume, image)
+        write_mask(c.labels, c.volume, labels)
+        write_mask(c.heart_mask, c.volume, heart)
+        out.append(Case(case_id=f"c{i}", image_path=image, label_path=labels, heart_mask_path=heart,
+                        patient_id=f"p{i}", vendor=vendor))
+    return out
+
+
 def synthetic_scan(seed: int, shape=(16, 64, 64), spacing=(3.0, 0.7, 0.7)) -> tuple[Volume, np.ndarray]:
     """A small CT-like volume and its heart mask: body 40 HU, air around, 2-4 calcified blobs in the heart."""
     rng = np.random.default_rng(seed)

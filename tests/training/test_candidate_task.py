@@ -9,34 +9,20 @@ import numpy as np
 import pytest
 import torch
 
-from cacscore.datasets import Case
 from cacscore.detection.classifier import INPUT_KIND
 from cacscore.detection.descriptors import DESCRIPTOR_NAMES
 from cacscore.detection.domain import TrainingDomain
 from cacscore.detection.pipeline import Predictor
 from cacscore.errors import CacscoreError
-from cacscore.io import write_mask, write_volume
 from cacscore.models.engine import TorchEngine
 from cacscore.phantom import generate_case
 from cacscore.training.candidate_task import CANDIDATE_RECIPES, candidate_recipe, train_candidates
 from cacscore.training.tasks import TASKS, TrainOptions
 
-CASES = ((71, "siemens", 3), (72, "philips", 2), (73, "ge", 4))
-
 
 @pytest.fixture(scope="module")
-def cases(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cohort")
-    out = []
-    for i, (seed, vendor, category) in enumerate(CASES):
-        c = generate_case(seed, vendor, category=category, n_slices=30)
-        image, labels, heart = root / f"c{i}.nii.gz", root / f"c{i}_R.nii.gz", root / f"c{i}_H.nii.gz"
-        write_volume(c.volume, image)
-        write_mask(c.labels, c.volume, labels)
-        write_mask(c.heart_mask, c.volume, heart)
-        out.append(Case(case_id=f"c{i}", image_path=image, label_path=labels, heart_mask_path=heart,
-                        patient_id=f"p{i}", vendor=vendor))
-    return out
+def cases(tiny_phantom_cases):
+    return tiny_phantom_cases
 
 
 def test_task_is_registered_and_recipes_resolve():
@@ -46,7 +32,7 @@ def test_task_is_registered_and_recipes_resolve():
         candidate_recipe("paper")
 
 
-def test_smoke_training_writes_a_usable_reproducible_model(cases, tmp_path):
+def test_smoke_training_writes_a_usable_reproducible_model(cases, tmp_path, helpers):
     """The folder predict needs: the input spec of this cacscore, the training domain, the descriptors'
     training mean and SD inside the network; predict runs with it, and the same seed gives the same
     weights."""
@@ -61,7 +47,7 @@ def test_smoke_training_writes_a_usable_reproducible_model(cases, tmp_path):
     assert (domain.descriptor_ranges[:, 0] <= domain.descriptor_ranges[:, 1]).all()
     # every training scan is a 120 kVp phantom scan: its noise lies within the recorded range
     noise = [generate_case(seed, vendor, category=category, n_slices=30).truth["acquisition"]["noise_sd_hu"]
-             for seed, vendor, category in CASES]
+             for seed, vendor, category in helpers.TINY_PHANTOM]
     lo, hi = domain.scan_ranges["noise_sd_hu"]
     assert lo < hi and lo <= max(noise) and hi >= min(noise) * 0.8
     dataset = json.loads((a / "dataset.json").read_text())

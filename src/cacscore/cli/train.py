@@ -68,6 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: available CPUs)")
     parser.add_argument(
+        "--base-model",
+        default=None,
+        metavar="DIR",
+        help="task artery: the candidates model folder to add the artery by position to",
+    )
+    parser.add_argument(
         "--roi",
         default="reference",
         choices=("reference", "auto"),
@@ -92,10 +98,13 @@ def run(args: argparse.Namespace) -> int:
         num_threads=args.threads,
         progress=progress_enabled(args),
         roi_source=args.roi,
+        base_model=args.base_model,
     )
     task = get_task(args.task)
-    # the candidates task has its own recipes (cacscore.training.candidates.CANDIDATE_RECIPES)
-    recipe = args.recipe if args.task == "candidates" else get_recipe(args.recipe)
+    # the candidates task has its own recipes (cacscore.training.candidates.CANDIDATE_RECIPES); the artery
+    # task has none (it adds to --base-model)
+    recipe = args.recipe if args.task == "candidates" else None if args.task == "artery" else get_recipe(
+        args.recipe)
     cases = open_dataset(args.dataset)
     out = task(cases, recipe, args.output, options)
     _print_summary(out)
@@ -129,6 +138,8 @@ def _print_summary(out) -> None:
                 c = counts[name]
                 print(f"{name:<8} {c['total']:>7} {c['positive']:>9} {c['negative']:>9}")
     metrics = json.loads((out / "metrics.json").read_text())
+    for key, value in (metrics.get("artery_by_position") or {}).items():
+        print(f"{key:<34} {value}")
     if "test" in metrics:
         print("test split:")
         print(format_metrics(metrics["test"]))

@@ -4,8 +4,9 @@
     :func:`~cacscore.detection.heart_roi.heart_roi`) -> candidates
     (:func:`~cacscore.detection.candidates.find_candidates`: scoring threshold, 3-D connected, minimum area)
     -> descriptors (:mod:`~cacscore.detection.descriptors`) -> classifier inputs
-    (:mod:`~cacscore.detection.classifier`) -> engine (torch or onnx) -> one class per candidate
-    -> label volume (orCaScore codes) -> :func:`cacscore.scoring.score_volume`; the out-of-domain check
+    (:mod:`~cacscore.detection.classifier`) -> engine (torch or onnx) -> one class per candidate (the
+    artery by position, :mod:`~cacscore.detection.artery`, where the model holds it) -> label volume
+    (orCaScore codes) -> :func:`cacscore.scoring.score_volume`; the out-of-domain check
     (:mod:`~cacscore.detection.domain`) adds a warning where the scan is unlike the training scans, and
     the certainty check (:mod:`~cacscore.detection.certainty`) where the risk category rests on calls the
     model is unsure of.
@@ -26,6 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from cacscore.detection.artery import ArteryByPosition
 from cacscore.detection.candidates import CandidateSet, find_candidates
 from cacscore.detection.certainty import category_certainty
 from cacscore.detection.classifier import CandidateInputSpec, DecisionRule, sample_candidate_inputs
@@ -219,6 +221,9 @@ class Prediction:
             :meth:`~cacscore.detection.classifier.DecisionRule.vetoes`).
         domain: the out-of-domain check (:meth:`cacscore.detection.domain.DomainCheck.to_dict`), or {}
             when the model folder records no training domain.
+        network_probabilities: (N, 4) the network's own probabilities where the model names the artery by
+            position (:mod:`cacscore.detection.artery`; ``probabilities`` then hold the network's
+            p(not coronary) and the rest split by the position's artery shares), else None.
     """
 
     labels: np.ndarray
@@ -231,6 +236,7 @@ class Prediction:
     warnings: tuple[str, ...] = ()
     domain: dict[str, Any] = field(default_factory=dict)
     overruled: np.ndarray | None = None
+    network_probabilities: np.ndarray | None = None
 
     @property
     def volume(self) -> Volume:
@@ -304,6 +310,10 @@ class Prediction:
             )
             if overrule:
                 rows[-1]["overruled"] = overrule  # the network called it coronary; this anatomy says not
+            if self.network_probabilities is not None:  # the artery was named by position
+                rows[-1]["network_probabilities"] = {
+                    n: round(float(p), 4)
+                    for n, p in zip(names, self.network_probabilities[len(rows) - 1], strict=True)}
 
         return rows
 
@@ -348,6 +358,8 @@ class Predictor:
         self.rule = DecisionRule.from_config(config.get("decision", {}),
                                              tuple(config.get("class_codes", (0, 1, 2, 3))))
         self.domain = TrainingDomain.from_dict(config["domain"]) if "domain" in config else None
+        self.artery = (ArteryByPosition.from_dict(config["artery_by_position"])
+                       if "artery_by_position" in config else None)
         self.connectivity = int(config.get("candidates", {}).get("connectivity", 26))
         self.settings = get_preset(options.scoring_preset)
         if options.kvp is not None:
@@ -356,6 +368,7 @@ class Predictor:
             "id": str(config.get("model_id") or Path(engine.model_dir).name),
             "engine": engine.name,
             "class_names": self.class_names,
+            "artery_from": "position" if self.artery is not None else "network",
         }
 
     def predict_volume(self, volume: Volume, heart_mask: np.ndarray | None = None) -> Prediction:
@@ -379,7 +392,12 @@ class Predictor:
         n_classes = len(self.rule.class_codes)
         probabilities = (self.engine.predict_proba(inputs) if len(scan.candidates)
                          else np.zeros((0, n_classes), np.float32))
-        classes, overruled = self.rule.decide(probabilities, scan.descriptors)
+        network, artery = None, None
+        if self.artery is not None:  # the artery by position; the network says whether coronary
+            shares, artery = self.artery.shares(scan.descriptors)
+            network = probabilities
+            probabilities = np.concatenate([network[:, :1], (1.0 - network[:, :1]) * shares], axis=1)
+        classes, overruled = self.rule.decide(probabilities, scan.descriptors, artery)
         labels = scan.candidates.paint(classes, dtype=np.uint8)
         timings["classify"] = time.perf_counter() - t
         warnings = [*doubts, *scan.warnings]
@@ -400,7 +418,7 @@ class Predictor:
         timings["score"] = time.perf_counter() - t
         log.info("%d candidate(s), %d coronary", len(scan.candidates), int(np.count_nonzero(classes)))
         return Prediction(labels, scan, probabilities, classes, score, timings, dict(self.model_info),
-                          tuple(warnings), domain, overruled)
+                          tuple(warnings), domain, overruled, network)
 
 
 def load_predictor(options: PredictOptions = PredictOptions()) -> Predictor:

@@ -29,6 +29,7 @@ class TrainOptions:
         roi_source: "reference" (each case's heart mask, the paper's expert ROI) or "auto".
         patch_params: window parameters.
         stratify_vendor: balance vendors across patient splits.
+        base_model: the candidates model folder the "artery" task adds to (None for the other tasks).
     """
 
     split: str = "patient"
@@ -42,6 +43,7 @@ class TrainOptions:
     roi_source: str = "reference"
     patch_params: PatchParams = field(default_factory=PatchParams)
     stratify_vendor: bool = True
+    base_model: str | None = None
 
     def __post_init__(self) -> None:
         if self.split not in ("patient", "random"):

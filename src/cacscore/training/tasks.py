@@ -38,10 +38,19 @@ def _candidates_task(
     return train_candidates(cases, recipe, out_dir, options)
 
 
+def _artery_task(
+    cases: Sequence, recipe: Any, out_dir: str | os.PathLike[str], options: TrainOptions
+) -> Path:
+    from cacscore.training.artery_task import train_artery
+
+    return train_artery(cases, out_dir, options)
+
+
 #: Task name -> callable(cases, recipe, out_dir, options) -> model folder.
 TASKS: dict[str, Task] = {
     "patches": _patches_task,
     "candidates": _candidates_task,
+    "artery": _artery_task,
 }
 
 #: One line per task, for ``cacscore train --help``.
@@ -49,6 +58,8 @@ TASK_HELP: dict[str, str] = {
     "patches": "the paper's task: classify 52x52 windows as calcium / no calcium",
     "candidates": "the pipeline's task: label each calcium candidate not coronary / LAD / LCX / RCA "
     "(recipes: default, smoke)",
+    "artery": "add the artery by position to the candidates model --base-model (no recipe; its "
+    "training patients' coronary candidates vote by where they lie in the heart)",
 }
 
 
