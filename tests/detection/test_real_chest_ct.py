@@ -90,6 +90,25 @@ def test_no_coronary_label_in_the_chest_wall(predicted):
         f"(slice {z[depth_mm.argmin()]})")
 
 
+def test_no_left_coronary_label_on_the_right_of_lung2s_aortic_root(predicted):
+    """The left main leaves the aortic root's left sinus and the LAD and LCX run on from it over the left
+    heart, so no part of the left coronary tree lies further right than that sinus. On lung2 the left main's
+    calcified origin (candidate #54, slices 31-32, at the root's left-posterior edge) lies 17 mm right of
+    the heart ROI's centroid; what lies 25 mm or more to the right, at the root's front and in the right
+    atrioventricular groove, is the RCA's (lung2's proximal RCA on slices 27-29, 28-35 mm right; v10 named
+    it LAD). Measured here from the labels and the ROI alone."""
+    from cacscore.labels import Artery
+
+    volume, prediction = predicted("lung2")
+    centre_x = volume.index_to_physical(np.argwhere(prediction.heart_mask).mean(axis=0))[0]
+    for artery in (Artery.LAD, Artery.LCX):
+        regions, n = ndi.label(prediction.labels == artery, structure=np.ones((3, 3, 3), bool))
+        for zyx in ndi.center_of_mass(regions > 0, regions, range(1, n + 1)):
+            right_mm = centre_x - volume.index_to_physical(np.asarray(zyx))[0]  # LPS: x grows to the left
+            assert right_mm < 25.0, (f"lung2: a {artery.name} label {right_mm:.0f} mm right of the heart's "
+                                     f"centroid (slice {round(zyx[0])}), on the RCA's side")
+
+
 def test_the_same_scan_stored_mirrored_gets_the_same_labels(predicted, predictor):
     volume, prediction = predicted("lung2")
     mirrored = predictor.predict_volume(mirror_x(volume))

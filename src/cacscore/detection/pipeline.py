@@ -47,7 +47,7 @@ from cacscore.volume import Volume
 log = get_logger(__name__)
 
 #: The model shipped inside the package (src/cacscore/models/shipped/<name>), used when no --model is given.
-SHIPPED_MODEL_NAME = "candidates-phantom-v10"
+SHIPPED_MODEL_NAME = "candidates-phantom-v11"
 
 MASK_FORMATS: dict[str, tuple[str, type]] = {
     "nifti": ("calcium.nii.gz", np.uint8),
