@@ -81,6 +81,14 @@ def test_report_is_self_contained_with_tables_and_images():
     assert "case&lt;01&gt;" in page  # autoescaped
     assert "11-100" in page and "A1/N2" in page and "ACME" in page
     assert "12.5" in page
+    assert "named by where" not in page  # the network named the arteries
+
+
+def test_the_header_says_when_the_arteries_were_named_by_position():
+    volume, labels = _scan()
+    result = {**RESULT, "model": {"id": "test-model", "artery_from": "position"}}
+    assert "test-model (arteries named by where each calcification lies in the heart)" in render_report_html(
+        result, volume, labels)
 
 
 def test_lesions_outlined_in_artery_colour():

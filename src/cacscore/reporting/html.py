@@ -243,6 +243,7 @@ def render_report_html(
         "case_id": result.get("case_id", ""),
         "software_version": software.get("version", "") if isinstance(software, Mapping) else str(software),
         "model_id": model.get("id", "n/a") if isinstance(model, Mapping) else str(model),
+        "artery_by_position": isinstance(model, Mapping) and model.get("artery_from") == "position",
         "total_agatston": _number(total_of(result.get("agatston"))),
         "total_volume": _number(total_of(result.get("volume_mm3"))),
         "total_mass": _number(total_of(result.get("mass_mg"))),
