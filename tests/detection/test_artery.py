@@ -62,6 +62,11 @@ def test_config_round_trip_and_refusals():
     assert again.k == 3
     with pytest.raises(ValueError, match="descriptors"):
         ArteryByPosition.from_dict({**head.to_dict(), "descriptors": ["x", "y", "z"]})
+    assert again.roi == "auto"
+    assert ArteryByPosition.from_dict({k: v for k, v in head.to_dict().items() if k != "roi"}).roi == "auto"
+    assert ArteryByPosition.fit(TRAINING, CLASSES, k=3, roi="mask").to_dict()["roi"] == "mask"
+    with pytest.raises(ValueError, match="roi"):
+        ArteryByPosition.fit(TRAINING, CLASSES, k=3, roi="reference")
     with pytest.raises(ValueError, match="k = 9"):
         ArteryByPosition.fit(TRAINING, CLASSES, k=9)
     assert ArteryByPosition.fit(TRAINING, CLASSES, k=3).shares(np.zeros((0, len(DESCRIPTOR_NAMES))))[

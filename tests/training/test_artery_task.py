@@ -57,6 +57,14 @@ def test_the_artery_task_adds_the_training_patients_coronary_positions(tiny_phan
     for row in rows:  # the network's p(not coronary) is kept; the rest is split by the position's shares
         assert row["probabilities"]["not coronary"] == row["network_probabilities"]["not coronary"]
         assert sum(row["probabilities"].values()) == pytest.approx(1.0, abs=2e-3)
+    # the positions were measured in automatic ROIs (the base's roi_source): with a given heart mask,
+    # whose centroid lies elsewhere, the network names the artery
+    assert head["roi"] == "auto"
+    volume = case.load_volume()
+    given = predictor.predict_volume(volume, case.load_heart_mask(volume))
+    assert given.model["artery_from"] == "network" and given.network_probabilities is None
+    network_artery = given.probabilities[:, 1:].argmax(axis=1) + 1
+    assert np.array_equal(given.classes[given.classes > 0], network_artery[given.classes > 0])
 
 
 def test_the_artery_task_refuses_what_it_cannot_use(tiny_phantom_cases, base, tmp_path):

@@ -39,24 +39,35 @@ class ArteryByPosition:
             (left, posterior, superior; mm).
         classes: (M,) their artery class (1 LAD, 2 LCX, 3 RCA).
         k: neighbours that vote.
+        roi: the heart ROI the positions were measured in: "auto" (the automatic ROI) or "mask" (given
+            heart masks). A ROI of the other kind has another centroid (an expert's mask is tighter), so
+            predict names the artery by position only on a scan whose ROI is of this kind, and by the
+            network otherwise (on cohort b with the reference masks, the position named 0.927 of the
+            lesions' arteries right and the network 0.943; docs/results.md, "v11").
     """
 
     positions_mm: np.ndarray
     classes: np.ndarray
     k: int = 15
+    roi: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.roi not in ("auto", "mask"):
+            raise ValueError(f"roi must be 'auto' or 'mask', not {self.roi!r}")
         if len(self.positions_mm) != len(self.classes) or len(self.classes) < self.k:
             raise ValueError(f"{len(self.classes)} training candidates for {len(self.positions_mm)} "
                              f"positions and k = {self.k}")
 
     @classmethod
-    def fit(cls, descriptors: np.ndarray, classes: np.ndarray, k: int = 15) -> ArteryByPosition:
+    def fit(cls, descriptors: np.ndarray, classes: np.ndarray, k: int = 15, roi: str = "auto"
+            ) -> ArteryByPosition:
         """From the training samples' (N, len(DESCRIPTOR_NAMES)) descriptors and class indices (0 not
-        coronary, 1-3 the arteries); only the coronary ones are kept."""
+        coronary, 1-3 the arteries), measured in heart ROIs of kind ``roi``; only the coronary ones are
+        kept."""
         classes = np.asarray(classes)
         coronary = np.isin(classes, ARTERY_CLASSES)
-        return cls(positions_mm(np.asarray(descriptors)[coronary]), classes[coronary].astype(np.int64), k)
+        return cls(positions_mm(np.asarray(descriptors)[coronary]), classes[coronary].astype(np.int64), k,
+                   roi)
 
     def shares(self, descriptors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(shares, artery): per candidate of (N, len(DESCRIPTOR_NAMES)) descriptors, the share of each
@@ -79,7 +90,7 @@ class ArteryByPosition:
         """JSON form for a model folder's config.json (positions rounded to 0.01 mm)."""
         return {"method": "the artery of the k nearest coronary candidates of the training set by their "
                           "offset from the heart ROI's centroid (left, posterior, superior; mm)",
-                "k": self.k, "descriptors": list(POSITION_DESCRIPTORS),
+                "k": self.k, "roi": self.roi, "descriptors": list(POSITION_DESCRIPTORS),
                 "positions_mm": np.round(self.positions_mm, 2).tolist(), "classes": self.classes.tolist()}
 
     @classmethod
@@ -89,7 +100,7 @@ class ArteryByPosition:
             raise ValueError(f"artery_by_position uses the descriptors {data['descriptors']}, this version "
                              f"has {list(POSITION_DESCRIPTORS)}")
         return cls(np.asarray(data["positions_mm"], float).reshape(-1, 3),
-                   np.asarray(data["classes"], np.int64), int(data["k"]))
+                   np.asarray(data["classes"], np.int64), int(data["k"]), str(data.get("roi", "auto")))
 
 
 def positions_mm(descriptors: np.ndarray) -> np.ndarray:

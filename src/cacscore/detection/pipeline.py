@@ -393,10 +393,14 @@ class Predictor:
         probabilities = (self.engine.predict_proba(inputs) if len(scan.candidates)
                          else np.zeros((0, n_classes), np.float32))
         network, artery = None, None
-        if self.artery is not None:  # the artery by position; the network says whether coronary
+        model = dict(self.model_info)
+        if self.artery is not None and scan.roi_source == self.artery.roi:
+            # the artery by position (measured in a ROI of this kind); the network says whether coronary
             shares, artery = self.artery.shares(scan.descriptors)
             network = probabilities
             probabilities = np.concatenate([network[:, :1], (1.0 - network[:, :1]) * shares], axis=1)
+        else:
+            model["artery_from"] = "network"
         classes, overruled = self.rule.decide(probabilities, scan.descriptors, artery)
         labels = scan.candidates.paint(classes, dtype=np.uint8)
         timings["classify"] = time.perf_counter() - t
@@ -417,8 +421,8 @@ class Predictor:
         score = score_volume(volume, labels, self.settings)
         timings["score"] = time.perf_counter() - t
         log.info("%d candidate(s), %d coronary", len(scan.candidates), int(np.count_nonzero(classes)))
-        return Prediction(labels, scan, probabilities, classes, score, timings, dict(self.model_info),
-                          tuple(warnings), domain, overruled, network)
+        return Prediction(labels, scan, probabilities, classes, score, timings, model, tuple(warnings),
+                          domain, overruled, network)
 
 
 def load_predictor(options: PredictOptions = PredictOptions()) -> Predictor:

@@ -77,7 +77,7 @@ def train_artery(cases: Sequence, out_dir: str | os.PathLike[str], options: Trai
     if not found["train"]:
         raise CacscoreError(f"none of {base}'s training patients is in this dataset")
     train_d, train_c = (np.concatenate([f[i] for f in found["train"]]) for i in (0, 1))
-    head = ArteryByPosition.fit(train_d, train_c, k)
+    head = ArteryByPosition.fit(train_d, train_c, k, roi="mask" if roi_source == "reference" else "auto")
     metrics = {"n_train_coronary_candidates": len(head.classes)}
     if found["val"]:
         val_d, val_c, val_p = (np.concatenate([f[i] for f in found["val"]]) for i in (0, 1, 2))
