@@ -40,10 +40,11 @@ class ArteryByPosition:
         classes: (M,) their artery class (1 LAD, 2 LCX, 3 RCA).
         k: neighbours that vote.
         roi: the heart ROI the positions were measured in: "auto" (the automatic ROI) or "mask" (given
-            heart masks). A ROI of the other kind has another centroid (an expert's mask is tighter), so
-            predict names the artery by position only on a scan whose ROI is of this kind, and by the
-            network otherwise (on cohort b with the reference masks, the position named 0.927 of the
-            lesions' arteries right and the network 0.943; docs/results.md, "v11").
+            heart masks). A ROI of the other kind has another centroid (four of cohort b's reference masks are
+            150-240 ml smaller than the automatic ROI, their centroids 2-5 mm away), so predict names the
+            artery by position only on a scan whose ROI is of this kind, and by the network otherwise (on
+            cohort b with the reference masks, the position named 0.927 of the lesions' arteries right and
+            the network 0.943; docs/results.md, "v11").
     """
 
     positions_mm: np.ndarray
