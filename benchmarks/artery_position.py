@@ -38,12 +38,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from cacscore.datasets import open_dataset
-from cacscore.detection.artery import POSITION_DESCRIPTORS, ArteryByPosition
+from cacscore.detection.artery import ArteryByPosition, positions_mm
 from cacscore.detection.candidates import reference_classes
 from cacscore.detection.classifier import sample_candidate_inputs
-from cacscore.detection.descriptors import DESCRIPTOR_NAMES
 from cacscore.detection.pipeline import PredictOptions, Predictor, load_predictor, prepare_scan
 from cacscore.io import read_volume
+from cacscore.training.candidate_task import CODE_TO_CLASS
 from cacscore.volume import Volume
 
 #: Where the heart's apex points, in LPS: the patient's left, front (-P) and feet (-S).
@@ -52,11 +52,12 @@ FRAMES = ("roi centroid", "roi principal axes (mm)", "roi principal axes (SD)", 
 ARTERIES = "LAD", "LCX", "RCA"
 
 
-def frames(volume: Volume, roi: np.ndarray, centroids_zyx: np.ndarray) -> dict[str, np.ndarray]:
-    """(N, 3) position of each candidate centroid (voxel indices, z y x) in each frame of :data:`FRAMES`."""
+def frames(volume: Volume, roi: np.ndarray, centroids_zyx: np.ndarray, descriptors: np.ndarray
+           ) -> dict[str, np.ndarray]:
+    """(N, 3) position of each candidate centroid (voxel indices, z y x) in each frame of :data:`FRAMES`;
+    the ROI-centroid frame is the candidates' position descriptors (``descriptors``), in mm."""
     points = volume.index_to_physical(np.argwhere(roi).astype(float))
-    centre = points.mean(axis=0)
-    covariance = np.cov((points - centre).T)
+    covariance = np.cov(points.T)
     long_axis = np.linalg.eigh(covariance)[1][:, -1]
     long_axis = long_axis if long_axis @ APEX_LPS >= 0 else -long_axis
     front = np.array([0.0, -1.0, 0.0]) + long_axis[1] * long_axis  # the front, less its part on the axis
@@ -64,7 +65,7 @@ def frames(volume: Volume, roi: np.ndarray, centroids_zyx: np.ndarray) -> dict[s
     axes = np.stack([long_axis, front, np.cross(long_axis, front)])
     sd = np.sqrt(np.einsum("ij,jk,ik->i", axes, covariance, axes))
     cand_lps = volume.index_to_physical(centroids_zyx)
-    offset = cand_lps - centre
+    offset = positions_mm(descriptors)
     on_axes = offset @ axes.T
     z_roi = np.flatnonzero(roi.any(axis=(1, 2)))
     top = volume.index_to_physical(np.array([[z_roi[0], 0, 0], [z_roi[-1], 0, 0]], float))[:, 2].max()
@@ -86,10 +87,13 @@ def scan_rows(volume: Volume, predictor: Predictor, reference: np.ndarray | None
         return {}
     inputs = sample_candidate_inputs(volume, scan.candidates, scan.descriptors, scan.reference,
                                      predictor.spec)
-    rows = frames(volume, scan.roi, np.array([c.centroid_zyx for c in cands], float))
+    rows = frames(volume, scan.roi, np.array([c.centroid_zyx for c in cands], float), scan.descriptors)
+    rows["descriptors"] = scan.descriptors
     rows["number"] = np.array([c.index for c in cands])
-    rows["reference"] = (reference_classes(scan.candidates, reference) if reference is not None
-                         else np.full(len(cands), -1))
+    # the artery class as training sees it (LM counts as LAD; "artery unknown" -1, left out)
+    rows["reference"] = (np.array([CODE_TO_CLASS.get(int(c), -1)
+                                   for c in reference_classes(scan.candidates, reference)])
+                         if reference is not None else np.full(len(cands), -1))
     rows["probabilities"] = predictor.engine.predict_proba(inputs)
     return rows
 
@@ -107,14 +111,6 @@ def cohort_rows(cohort: Path, predictor: Predictor) -> dict[str, np.ndarray]:
             parts.append({key: value[keep] for key, value in rows.items()})
         print(case.case_id, file=sys.stderr, flush=True)
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-
-
-def descriptors_from(offsets_mm: np.ndarray) -> np.ndarray:
-    """Descriptor rows holding only the position descriptors of ``offsets_mm`` (what ArteryByPosition
-    reads)."""
-    rows = np.zeros((len(offsets_mm), len(DESCRIPTOR_NAMES)))
-    rows[:, [DESCRIPTOR_NAMES.index(n) for n in POSITION_DESCRIPTORS]] = offsets_mm / 100.0
-    return rows
 
 
 def classifiers() -> dict[str, object]:
@@ -137,9 +133,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(test['reference'])} to test on ({args.test.name})")
     print(f"{'artery named by':32s} accuracy")
     print(f"{'the network':32s} {np.mean(network == test['reference']):.3f}")
-    head = ArteryByPosition(train["roi centroid"], train["reference"])
+    head = ArteryByPosition.fit(train["descriptors"], train["reference"])
     print(f"{'roi centroid, ArteryByPosition':32s} "
-          f"{np.mean(head.shares(descriptors_from(test['roi centroid']))[1] == test['reference']):.3f}")
+          f"{np.mean(head.shares(test['descriptors'])[1] == test['reference']):.3f}")
     fitted = {}
     for frame in FRAMES:
         for name, model in classifiers().items():
@@ -156,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         for k in called:
             p = rows["probabilities"][k, 1:] / rows["probabilities"][k, 1:].sum()
             line = f"  #{rows['number'][k]:<4d} network {ARTERIES[p.argmax()]} {p.max():.2f}"
-            share, artery = head.shares(descriptors_from(rows["roi centroid"][k:k + 1]))
+            share, artery = head.shares(rows["descriptors"][k:k + 1])
             line += f" | ArteryByPosition {ARTERIES[artery[0] - 1]} {share.max():.2f}"
             for frame, model in fitted.items():
                 q = model.predict_proba(rows[frame][k:k + 1])[0]

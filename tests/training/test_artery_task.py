@@ -48,9 +48,9 @@ def test_the_artery_task_adds_the_training_patients_coronary_positions(tiny_phan
     assert not (out.parent / "with-artery.partial").exists()
     # predict names the artery by position: every call lies among the training arteries
     predictor = load_predictor(PredictOptions(model_dir=str(out)))
-    assert predictor.model_info["artery_from"] == "position"
     case = tiny_phantom_cases[2]
     prediction = predictor.predict_volume(case.load_volume())
+    assert prediction.model["artery_from"] == "position"
     assert set(np.unique(prediction.classes[prediction.classes > 0]).tolist()) <= wanted
     rows = prediction.candidate_table()
     assert all("network_probabilities" in r for r in rows)

@@ -101,10 +101,12 @@ def run(args: argparse.Namespace) -> int:
         base_model=args.base_model,
     )
     task = get_task(args.task)
-    # the candidates task has its own recipes (cacscore.training.candidates.CANDIDATE_RECIPES); the artery
-    # task has none (it adds to --base-model)
-    recipe = args.recipe if args.task == "candidates" else None if args.task == "artery" else get_recipe(
-        args.recipe)
+    if args.task == "candidates":  # its own recipes (cacscore.training.candidate_task.CANDIDATE_RECIPES)
+        recipe = args.recipe
+    elif args.task == "artery":  # no recipe: it adds to --base-model
+        recipe = None
+    else:
+        recipe = get_recipe(args.recipe)
     cases = open_dataset(args.dataset)
     out = task(cases, recipe, args.output, options)
     _print_summary(out)

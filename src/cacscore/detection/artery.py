@@ -9,9 +9,10 @@ the heart-centred frame of the position descriptors (its centroid's offset from 
 along the patient's left, posterior and superior axes, :mod:`cacscore.detection.descriptors`), distances
 in millimetres.
 
-Why, rather than the network's artery (docs/model.md, "Which frame for the artery"): on the phantom's
-held-out cohorts the position alone names the artery as well as the network does, and on the real lung2 the
-network's appearance cues named the proximal RCA at the aortic root LAD, where its position says RCA.
+Why, rather than the network's artery (docs/model.md, "Which artery: where the candidate lies"): on the
+phantom's held-out cohorts the position alone names the artery about as well as the network does, and on
+the real lung2 the network's appearance cues named the proximal RCA at the aortic root LAD, where its
+position says RCA.
 """
 
 from __future__ import annotations

@@ -368,7 +368,6 @@ class Predictor:
             "id": str(config.get("model_id") or Path(engine.model_dir).name),
             "engine": engine.name,
             "class_names": self.class_names,
-            "artery_from": "position" if self.artery is not None else "network",
         }
 
     def predict_volume(self, volume: Volume, heart_mask: np.ndarray | None = None) -> Prediction:
@@ -393,14 +392,12 @@ class Predictor:
         probabilities = (self.engine.predict_proba(inputs) if len(scan.candidates)
                          else np.zeros((0, n_classes), np.float32))
         network, artery = None, None
-        model = dict(self.model_info)
-        if self.artery is not None and scan.roi_source == self.artery.roi:
-            # the artery by position (measured in a ROI of this kind); the network says whether coronary
+        by_position = self.artery is not None and scan.roi_source == self.artery.roi
+        if by_position:  # the artery by position (measured in a ROI of this kind); the network: coronary?
             shares, artery = self.artery.shares(scan.descriptors)
             network = probabilities
             probabilities = np.concatenate([network[:, :1], (1.0 - network[:, :1]) * shares], axis=1)
-        else:
-            model["artery_from"] = "network"
+        model = {**self.model_info, "artery_from": "position" if by_position else "network"}
         classes, overruled = self.rule.decide(probabilities, scan.descriptors, artery)
         labels = scan.candidates.paint(classes, dtype=np.uint8)
         timings["classify"] = time.perf_counter() - t
